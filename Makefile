@@ -1,0 +1,47 @@
+# Everything runs from a project-local virtual environment, created on first use, so the two
+# README commands work on a fresh machine that has nothing but Python and pip.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck fmt venv serve clean bench
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: start the local Airbyte with the sample workspace and sync it
+demo: $(STAMP)
+	$(BIN)/python -m dagster_airbyte_assets.demo
+
+## test: lint, type-check and run the test suite
+test: $(STAMP)
+	$(BIN)/ruff check dagster_airbyte_assets tests
+	$(BIN)/ruff format --check dagster_airbyte_assets tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check dagster_airbyte_assets tests
+	$(BIN)/ruff format --check dagster_airbyte_assets tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format dagster_airbyte_assets tests
+	$(BIN)/ruff check --fix dagster_airbyte_assets tests
+
+## serve: run the local Airbyte in the foreground on port 8000
+serve: $(STAMP)
+	$(BIN)/dagster-airbyte-assets local-airbyte serve --port 8000 --state-dir .local-airbyte --seed sample
+
+clean:
+	rm -rf $(VENV) .local-airbyte .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Connectors of the local Airbyte: sources and destinations that move real data."""

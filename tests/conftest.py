@@ -1,0 +1,69 @@
+"""Fixtures shared by every test module.
+
+PostgreSQL tests use the server on this machine (127.0.0.1:5432, trust auth). Where it is
+missing they skip, except under ``CI=true``, where a missing database is a failure: CI must
+never go green by skipping the tests that matter.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("TEST_PG_USER", "postgres")
+
+
+@dataclass(frozen=True)
+class PostgresDatabase:
+    """A throw-away database on the test PostgreSQL server."""
+
+    host: str
+    port: int
+    user: str
+    database: str
+
+    @property
+    def dsn(self) -> str:
+        return f"host={self.host} port={self.port} user={self.user} dbname={self.database}"
+
+    def connect(self):  # type: ignore[no-untyped-def]
+        import psycopg
+
+        return psycopg.connect(self.dsn, autocommit=True)
+
+
+def _admin_connection():  # type: ignore[no-untyped-def]
+    import psycopg
+
+    return psycopg.connect(
+        host=PG_HOST,
+        port=PG_PORT,
+        user=PG_USER,
+        dbname="postgres",
+        autocommit=True,
+        connect_timeout=5,
+    )
+
+
+@pytest.fixture
+def pg_database() -> Iterator[PostgresDatabase]:
+    """A fresh, empty database; dropped afterwards."""
+    try:
+        admin = _admin_connection()
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {PG_HOST}:{PG_PORT} is required under CI=true: {exc}")
+        pytest.skip(f"PostgreSQL not available at {PG_HOST}:{PG_PORT}: {exc}")
+    name = f"dab_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield PostgresDatabase(PG_HOST, PG_PORT, PG_USER, name)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
