@@ -19,7 +19,7 @@ venv: $(STAMP)
 
 ## demo: start the local Airbyte with the sample workspace and sync it
 demo: $(STAMP)
-	$(BIN)/python -m dagster_airbyte_assets.demo
+	$(BIN)/python examples/demo.py
 
 ## test: lint, type-check and run the test suite
 test: $(STAMP)

@@ -1,8 +1,99 @@
 """Every Airbyte stream as a Dagster software-defined asset.
 
-The public API is re-exported here; everything else is private and may change.
+Layers, each importable alone: the client (``AirbyteClient`` and its models; no Dagster), the
+resource (``AirbyteWorkspace``), the translator (``DagsterAirbyteTranslator``) and the
+loader/executor (``build_airbyte_assets_definitions``). The local Airbyte server lives in
+``dagster_airbyte_assets.local_airbyte`` and is only imported when asked for.
 """
 
+from dagster_airbyte_assets._sync import AirbyteSyncFailure, sync_and_wait
 from dagster_airbyte_assets._version import __version__
+from dagster_airbyte_assets.assets import (
+    airbyte_assets,
+    build_airbyte_assets_definitions,
+    load_airbyte_asset_specs,
+    sync_and_materialize,
+)
+from dagster_airbyte_assets.client import (
+    AirbyteAttempt,
+    AirbyteClient,
+    AirbyteConnection,
+    AirbyteDestination,
+    AirbyteJob,
+    AirbyteSchedule,
+    AirbyteSource,
+    AirbyteStream,
+    AirbyteStreamStats,
+    AirbyteWorkspaceInfo,
+    JobStatus,
+    RetryPolicy,
+)
+from dagster_airbyte_assets.errors import (
+    AirbyteAuthenticationError,
+    AirbyteBadRequestError,
+    AirbyteConfigurationError,
+    AirbyteConflictError,
+    AirbyteConnectError,
+    AirbyteError,
+    AirbyteHTTPError,
+    AirbyteJobCancelledError,
+    AirbyteJobError,
+    AirbyteJobFailedError,
+    AirbyteJobTimeoutError,
+    AirbyteNotAirbyteError,
+    AirbyteNotFoundError,
+    AirbyteRequestError,
+    AirbyteServerError,
+    AirbyteTimeoutError,
+    SyncAlreadyRunningError,
+)
+from dagster_airbyte_assets.resource import AirbyteCloudWorkspace, AirbyteWorkspace
+from dagster_airbyte_assets.translator import (
+    AirbyteStreamProps,
+    DagsterAirbyteTranslator,
+    MetadataKeys,
+)
 
-__all__ = ["__version__"]
+__all__ = [
+    "AirbyteAttempt",
+    "AirbyteAuthenticationError",
+    "AirbyteBadRequestError",
+    "AirbyteClient",
+    "AirbyteCloudWorkspace",
+    "AirbyteConfigurationError",
+    "AirbyteConflictError",
+    "AirbyteConnectError",
+    "AirbyteConnection",
+    "AirbyteDestination",
+    "AirbyteError",
+    "AirbyteHTTPError",
+    "AirbyteJob",
+    "AirbyteJobCancelledError",
+    "AirbyteJobError",
+    "AirbyteJobFailedError",
+    "AirbyteJobTimeoutError",
+    "AirbyteNotAirbyteError",
+    "AirbyteNotFoundError",
+    "AirbyteRequestError",
+    "AirbyteSchedule",
+    "AirbyteServerError",
+    "AirbyteSource",
+    "AirbyteStream",
+    "AirbyteStreamProps",
+    "AirbyteStreamStats",
+    "AirbyteSyncFailure",
+    "AirbyteTimeoutError",
+    "AirbyteWorkspace",
+    "AirbyteWorkspaceInfo",
+    "DagsterAirbyteTranslator",
+    "JobStatus",
+    "MetadataKeys",
+    "RetryPolicy",
+    "SyncAlreadyRunningError",
+    "__version__",
+    "airbyte_assets",
+    "build_airbyte_assets_definitions",
+    "load_airbyte_asset_specs",
+    "sync_and_materialize",
+    "sync_and_wait",
+]

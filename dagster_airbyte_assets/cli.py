@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dagster import AssetsDefinition
 
 __all__ = ["main"]
 
@@ -34,7 +38,44 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--scheduler", action="store_true", help="Run connection schedules (manual/basic/cron)."
     )
+
+    refresh = commands.add_parser(
+        "refresh-state",
+        help="Fetch the Airbyte workspace again and save it as the state definitions load from.",
+    )
+    refresh.add_argument(
+        "-f",
+        "--python-file",
+        required=True,
+        help="The definitions file that calls build_airbyte_assets_definitions (e.g. definitions.py).",
+    )
     return parser
+
+
+def _refresh_state(python_file: str) -> int:
+    """Load the definitions file with a forced refresh: every Airbyte loader in it re-fetches."""
+    import os
+    import runpy
+
+    from dagster_airbyte_assets.assets import REFRESH_ENV
+
+    os.environ[REFRESH_ENV] = "1"
+    namespace = runpy.run_path(python_file, run_name="__dagster_airbyte_assets_refresh__")
+    count = sum(len(list(value.keys)) for value in _assets_in(namespace))
+    print(f"Refreshed Airbyte state for {python_file}: {count} stream assets.")
+    return 0
+
+
+def _assets_in(namespace: dict[str, object]) -> list[AssetsDefinition]:
+    import dagster as dg
+
+    found: list[dg.AssetsDefinition] = []
+    for value in namespace.values():
+        if isinstance(value, dg.AssetsDefinition):
+            found.append(value)
+        elif isinstance(value, list | tuple):
+            found.extend(v for v in value if isinstance(v, dg.AssetsDefinition))
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dagster_airbyte_assets.local_airbyte.serve import serve_from_args
 
         return serve_from_args(args)
+    if args.command == "refresh-state":
+        return _refresh_state(args.python_file)
     raise AssertionError(f"unhandled command {args.command}")
 
 

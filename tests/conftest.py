@@ -67,3 +67,34 @@ def pg_database() -> Iterator[PostgresDatabase]:
             yield PostgresDatabase(PG_HOST, PG_PORT, PG_USER, name)
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- local Airbyte ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def local_airbyte_factory(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Start LocalAirbyte servers on free ports (``state_dir`` defaults to a fresh tmp dir).
+
+    Every server started through the factory is stopped at teardown.
+    """
+    from dagster_airbyte_assets.local_airbyte import LocalAirbyte
+
+    servers: list[LocalAirbyte] = []
+
+    def start(**kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("state_dir", tmp_path_factory.mktemp("local-airbyte"))
+        kwargs.setdefault("port", 0)
+        server = LocalAirbyte(**kwargs)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in reversed(servers):
+        server.stop()
+
+
+@pytest.fixture
+def local_airbyte(local_airbyte_factory):  # type: ignore[no-untyped-def]
+    """A seeded local Airbyte (Sample Data → DuckDB), test controls on, no auth."""
+    return local_airbyte_factory(seed="sample", test_controls=True, auth="none")

@@ -1,0 +1,363 @@
+"""Layer 4, loading: one ``multi_asset`` per Airbyte connection, one asset per selected stream.
+
+Definitions are built from the saved workspace snapshot (see ``_state.py``):
+
+- ``refresh="if_missing"`` (the default): use the saved snapshot when there is one, so reloads and
+  run workers make zero API calls; fetch and save it only when it is missing.
+- ``refresh="always"``: fetch on every load (a code location reload picks up new connections);
+  when Airbyte is unreachable, fall back to the last good snapshot with a warning.
+- ``refresh="never"``: only ever read the snapshot (for images built with the state baked in).
+
+Setting ``DAGSTER_AIRBYTE_ASSETS_REFRESH=1`` forces a fetch (what ``dagster-airbyte-assets
+refresh-state`` does). Run workers (Dagster's reconstruction of a code location) never fetch.
+
+**Subsetting.** Airbyte syncs whole connections, never single streams. Each connection's
+assets are one subsettable ``multi_asset`` so that selecting one stream works (in the UI, with
+``--select``, in asset jobs), but the whole connection syncs and every stream that synced gets
+an event: selected streams a ``MaterializeResult``, the others an ``AssetMaterialization`` that
+says it came with its connection. The graph never claims a stream is fresh without a sync, nor
+hides one that was synced.
+"""
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from dagster_airbyte_assets._state import (
+    AirbyteWorkspaceSnapshot,
+    default_state_path,
+    fetch_workspace_snapshot,
+    read_snapshot,
+    write_snapshot,
+)
+from dagster_airbyte_assets._sync import (
+    AirbyteSyncFailure,
+    materialize_results,
+    spec_connection_id,
+    sync_and_wait,
+)
+from dagster_airbyte_assets.client import AirbyteConnection
+from dagster_airbyte_assets.errors import AirbyteConfigurationError, AirbyteError
+from dagster_airbyte_assets.translator import (
+    AirbyteStreamProps,
+    DagsterAirbyteTranslator,
+    MetadataKeys,
+    sanitize_name,
+)
+
+if TYPE_CHECKING:
+    from dagster_airbyte_assets.resource import AirbyteWorkspace
+
+__all__ = [
+    "REFRESH_ENV",
+    "ConnectionSelector",
+    "airbyte_assets",
+    "build_airbyte_assets_definitions",
+    "load_airbyte_asset_specs",
+    "load_airbyte_workspace_snapshot",
+    "sync_and_materialize",
+]
+
+logger = logging.getLogger("dagster_airbyte_assets")
+
+REFRESH_ENV = "DAGSTER_AIRBYTE_ASSETS_REFRESH"
+DEFAULT_RESOURCE_KEY = "airbyte"
+WORKSPACE_ID_KEY = "airbyte/workspace_id"
+
+RefreshPolicy = Literal["if_missing", "always", "never"]
+ConnectionSelector = Callable[[AirbyteConnection], bool]
+
+
+def _is_reconstruction() -> bool:
+    """True in a run worker rebuilding definitions that a code server already loaded."""
+    try:
+        from dagster._core.definitions.definitions_load_context import (
+            DefinitionsLoadContext,
+            DefinitionsLoadType,
+        )
+    except ImportError:  # pragma: no cover - private API moved
+        return False
+    if not DefinitionsLoadContext.is_set():
+        return False
+    return DefinitionsLoadContext.get().load_type == DefinitionsLoadType.RECONSTRUCTION
+
+
+def load_airbyte_workspace_snapshot(
+    workspace: "AirbyteWorkspace",
+    *,
+    state_path: str | os.PathLike[str] | None = None,
+    refresh: RefreshPolicy = "if_missing",
+) -> AirbyteWorkspaceSnapshot:
+    """The workspace snapshot, read from disk or fetched from Airbyte per ``refresh``."""
+    path = (
+        Path(state_path)
+        if state_path
+        else default_state_path(workspace.url, workspace.workspace_id)
+    )
+    saved = read_snapshot(path)
+    forced = os.environ.get(REFRESH_ENV, "").lower() in ("1", "true", "yes")
+    if saved is not None and (_is_reconstruction() or (refresh != "always" and not forced)):
+        return saved
+    if refresh == "never" and not forced:
+        raise AirbyteConfigurationError(
+            f"No saved Airbyte state at {path} and refresh='never'. Create it with "
+            "`dagster-airbyte-assets refresh-state -f <your definitions file>` or set "
+            f"{REFRESH_ENV}=1 once."
+        )
+    try:
+        client = workspace.get_client()
+        snapshot = fetch_workspace_snapshot(
+            client,
+            workspace.resolve_workspace_id(),
+            max_concurrency=workspace.max_concurrent_requests,
+            api_url=workspace.url,
+        )
+    except AirbyteError as exc:
+        if saved is not None:
+            logger.warning(
+                "Airbyte is unreachable (%s); building definitions from the state saved at %s "
+                "on %s.",
+                exc,
+                path,
+                saved.fetched_at.isoformat(timespec="seconds"),
+            )
+            return saved
+        raise AirbyteConfigurationError(
+            f"Cannot build Airbyte assets: {exc} No saved state exists at {path} to fall back "
+            "on. Fix the connection settings and load again, or create the state where Airbyte "
+            "is reachable with `dagster-airbyte-assets refresh-state -f <definitions file>` and "
+            "ship the file with your code."
+        ) from exc
+    write_snapshot(path, snapshot)
+    return snapshot
+
+
+def _stream_props(
+    snapshot: AirbyteWorkspaceSnapshot, connection_selector: ConnectionSelector | None
+) -> dict[str, list[AirbyteStreamProps]]:
+    by_connection: dict[str, list[AirbyteStreamProps]] = {}
+    for connection in snapshot.connections:
+        if connection_selector is not None and not connection_selector(connection):
+            continue
+        selected = [s for s in connection.streams if s.selected]
+        if not selected:
+            logger.warning(
+                "Airbyte connection %r (%s) has no selected streams; it gets no assets.",
+                connection.name,
+                connection.connection_id,
+            )
+            continue
+        destination = snapshot.destinations.get(connection.destination_id)
+        url = snapshot.connection_url(connection.connection_id)
+        by_connection[connection.connection_id] = [
+            AirbyteStreamProps(connection, stream, destination, url) for stream in selected
+        ]
+    return by_connection
+
+
+def _specs_for_connections(
+    snapshot: AirbyteWorkspaceSnapshot,
+    translator: DagsterAirbyteTranslator,
+    connection_selector: ConnectionSelector | None,
+) -> dict[str, list[dg.AssetSpec]]:
+    """Translate every selected stream; refuse two streams that land on one key."""
+    owners: dict[dg.AssetKey, AirbyteStreamProps] = {}
+    result: dict[str, list[dg.AssetSpec]] = {}
+    for connection_id, props_list in _stream_props(snapshot, connection_selector).items():
+        specs = []
+        for props in props_list:
+            spec = translator.get_asset_spec(props)
+            # Execution reads these back; keep them even if a custom translator drops them.
+            spec = spec.merge_attributes(metadata=_execution_metadata(props, snapshot))
+            previous = owners.get(spec.key)
+            if previous is not None:
+                raise AirbyteConfigurationError(
+                    f"Two Airbyte streams land on asset key {spec.key.to_user_string()!r}: "
+                    f"stream {previous.stream.name!r} of connection {previous.connection.name!r} "
+                    f"({previous.connection.connection_id}) and stream {props.stream.name!r} of "
+                    f"connection {props.connection.name!r} ({props.connection.connection_id}). "
+                    "Give one connection a stream prefix or its own destination namespace in "
+                    "Airbyte, filter one out with connection_selector, or override "
+                    "DagsterAirbyteTranslator.get_asset_key."
+                )
+            owners[spec.key] = props
+            specs.append(spec)
+        result[connection_id] = specs
+    return result
+
+
+def _execution_metadata(
+    props: AirbyteStreamProps, snapshot: AirbyteWorkspaceSnapshot
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        MetadataKeys.CONNECTION_ID: props.connection.connection_id,
+        MetadataKeys.STREAM_NAME: props.stream.name,
+        WORKSPACE_ID_KEY: snapshot.workspace_id,
+    }
+    if props.stream.namespace:
+        metadata[MetadataKeys.STREAM_NAMESPACE] = props.stream.namespace
+    return metadata
+
+
+def load_airbyte_asset_specs(
+    workspace: "AirbyteWorkspace",
+    *,
+    translator: DagsterAirbyteTranslator | None = None,
+    connection_selector: ConnectionSelector | None = None,
+    state_path: str | os.PathLike[str] | None = None,
+    refresh: RefreshPolicy = "if_missing",
+) -> list[dg.AssetSpec]:
+    """The ``AssetSpec`` of every selected stream, without execution (for external assets)."""
+    snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
+    specs = _specs_for_connections(
+        snapshot, translator or DagsterAirbyteTranslator(), connection_selector
+    )
+    return [spec for connection_specs in specs.values() for spec in connection_specs]
+
+
+def sync_and_materialize(
+    context: dg.AssetExecutionContext, workspace: "AirbyteWorkspace"
+) -> Iterator[dg.MaterializeResult]:
+    """Sync the connection behind ``context``'s assets and yield one result per stream asset.
+
+    The body of every asset built here; call it from an ``@airbyte_assets`` function too.
+    """
+    specs = list(context.assets_def.specs)
+    connection_id = spec_connection_id(specs)
+    workspace_id = str(specs[0].metadata.get(WORKSPACE_ID_KEY) or "") or None
+    client = workspace.get_client()
+    try:
+        job = sync_and_wait(
+            client,
+            connection_id,
+            poll_interval=workspace.poll_interval,
+            poll_timeout=workspace.poll_timeout,
+            cancel_on_termination=workspace.cancel_on_termination,
+            log=context.log,
+        )
+    except AirbyteError as exc:
+        job_id = getattr(exc, "job_id", None)
+        url = (
+            client.job_ui_url(workspace_id, connection_id, job_id)
+            if workspace_id and job_id is not None
+            else None
+        )
+        raise AirbyteSyncFailure(exc, job_url=url) from exc
+    url = client.job_ui_url(workspace_id, connection_id, job.job_id) if workspace_id else None
+    selected = context.selected_asset_keys
+    for result in materialize_results(job, specs, job_url=url, log=context.log):
+        if result.asset_key in selected:
+            yield result
+        else:
+            # Synced with its connection although not selected: say so rather than hide it.
+            assert result.asset_key is not None
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=result.asset_key,
+                    description="Synced with its Airbyte connection; not selected in this run.",
+                    metadata=result.metadata,
+                )
+            )
+
+
+def _op_name(connection: AirbyteConnection, taken: set[str]) -> str:
+    name = f"airbyte_sync_{sanitize_name(connection.name).lower()}"
+    if name in taken:
+        name = f"{name}_{sanitize_name(connection.connection_id[:8])}"
+    taken.add(name)
+    return name
+
+
+def build_airbyte_assets_definitions(
+    *,
+    workspace: "AirbyteWorkspace",
+    translator: DagsterAirbyteTranslator | None = None,
+    connection_selector: ConnectionSelector | None = None,
+    state_path: str | os.PathLike[str] | None = None,
+    refresh: RefreshPolicy = "if_missing",
+    resource_key: str = DEFAULT_RESOURCE_KEY,
+) -> list[dg.AssetsDefinition]:
+    """One asset per selected stream of every connection, one ``multi_asset`` per connection.
+
+    Materializing an asset runs its connection's sync through the ``AirbyteWorkspace`` resource
+    bound to ``resource_key`` (``"airbyte"`` by default)::
+
+        airbyte = AirbyteWorkspace(url="http://localhost:8000")
+        defs = dg.Definitions(
+            assets=build_airbyte_assets_definitions(workspace=airbyte),
+            resources={"airbyte": airbyte},
+        )
+    """
+    snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
+    specs_by_connection = _specs_for_connections(
+        snapshot, translator or DagsterAirbyteTranslator(), connection_selector
+    )
+    connections = {c.connection_id: c for c in snapshot.connections}
+    taken: set[str] = set()
+    return [
+        _connection_assets(_op_name(connections[cid], taken), specs, resource_key)
+        for cid, specs in specs_by_connection.items()
+    ]
+
+
+def _connection_assets(
+    name: str, specs: Sequence[dg.AssetSpec], resource_key: str
+) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name=name,
+        specs=list(specs),
+        can_subset=True,
+        required_resource_keys={resource_key},
+    )
+    # No `from __future__ import annotations` in this module: Dagster inspects this hint at
+    # definition time and does not resolve string annotations.
+    def _sync_connection(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+        yield from sync_and_materialize(context, getattr(context.resources, resource_key))
+
+    return _sync_connection
+
+
+def airbyte_assets(
+    *,
+    connection_id: str,
+    workspace: "AirbyteWorkspace",
+    name: str | None = None,
+    group_name: str | None = None,
+    translator: DagsterAirbyteTranslator | None = None,
+    state_path: str | os.PathLike[str] | None = None,
+    refresh: RefreshPolicy = "if_missing",
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """Decorate a custom body for one connection's stream assets.
+
+    ::
+
+        @airbyte_assets(connection_id="...", workspace=airbyte)
+        def my_connection(context: dg.AssetExecutionContext, airbyte: AirbyteWorkspace):
+            yield from airbyte.sync_and_poll(context)
+    """
+    snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
+    specs_by_connection = _specs_for_connections(
+        snapshot,
+        translator or DagsterAirbyteTranslator(),
+        lambda connection: connection.connection_id == connection_id,
+    )
+    if connection_id not in specs_by_connection:
+        known = ", ".join(f"{c.name} ({c.connection_id})" for c in snapshot.connections) or "none"
+        raise AirbyteConfigurationError(
+            f"Airbyte connection {connection_id} is not in workspace {snapshot.workspace_id} "
+            f"or has no selected streams. Connections: {known}."
+        )
+    specs = specs_by_connection[connection_id]
+    if group_name is not None:
+        specs = [spec.replace_attributes(group_name=group_name) for spec in specs]
+    connection = next(c for c in snapshot.connections if c.connection_id == connection_id)
+    return dg.multi_asset(
+        name=name or _op_name(connection, set()),
+        specs=specs,
+        can_subset=True,
+    )

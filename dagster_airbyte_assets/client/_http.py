@@ -1,0 +1,247 @@
+"""One pooled ``httpx.Client``, one request path: send, map failures to typed errors, retry.
+
+Both dialects call ``HttpCore.call``; it is the only place that talks to the network, so the
+retry rules, the error mapping and the request counter hold everywhere.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any
+
+import httpx
+import stamina
+
+from dagster_airbyte_assets.client._retry import RetryPolicy, make_retry_hook, parse_retry_after
+from dagster_airbyte_assets.errors import (
+    AirbyteAuthenticationError,
+    AirbyteBadRequestError,
+    AirbyteConflictError,
+    AirbyteConnectError,
+    AirbyteError,
+    AirbyteHTTPError,
+    AirbyteNotAirbyteError,
+    AirbyteNotFoundError,
+    AirbyteRequestError,
+    AirbyteServerError,
+    AirbyteTimeoutError,
+    redact_url,
+)
+
+__all__ = ["HttpCore", "airbyte_message"]
+
+_USER_AGENT = "dagster-airbyte-assets"
+
+
+def airbyte_message(body: Any) -> str | None:
+    """Airbyte's own error text from either dialect's error body."""
+    if not isinstance(body, dict):
+        return None
+    data = body.get("data")
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return str(data["message"])  # Public API problem: data.message
+    for key in ("message", "detail", "title", "errorId"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            return value if key != "errorId" else f"errorId {value}"
+    return None
+
+
+class HttpCore:
+    """Owns the ``httpx.Client`` (thread-safe, one connection pool for every caller)."""
+
+    def __init__(
+        self,
+        *,
+        auth: httpx.Auth | None,
+        auth_hint: str,
+        request_timeout: float,
+        retry: RetryPolicy,
+        max_connections: int,
+        transport: httpx.BaseTransport | None,
+    ) -> None:
+        self.retry = retry
+        self.auth_hint = auth_hint
+        self._counter = itertools.count(1)
+        self._count = 0
+        self._count_lock = threading.Lock()
+        self.client = httpx.Client(
+            auth=auth,
+            timeout=httpx.Timeout(request_timeout),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            transport=transport,
+            headers={"User-Agent": _USER_AGENT, "Accept": "application/json"},
+            event_hooks={"request": [self._count_request]},
+        )
+
+    def _count_request(self, request: httpx.Request) -> None:
+        with self._count_lock:
+            self._count += 1
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far (token requests and retries included)."""
+        return self._count
+
+    def close(self) -> None:
+        self.client.close()
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        idempotent: bool,
+        resource_id: str | None = None,
+        resource_kind: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        """Send with retries; return the decoded JSON body (None for an empty body)."""
+        policy = retry or self.retry
+        for attempt in stamina.retry_context(
+            on=make_retry_hook(policy, idempotent=idempotent),
+            attempts=policy.attempts,
+            timeout=policy.timeout,
+            wait_initial=policy.wait_initial,
+            wait_max=policy.wait_max,
+            wait_jitter=policy.wait_jitter,
+        ):
+            with attempt:
+                return self.send_once(
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    resource_id=resource_id,
+                    resource_kind=resource_kind,
+                )
+        raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+
+    def send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        resource_id: str | None = None,
+        resource_kind: str | None = None,
+    ) -> Any:
+        shown = redact_url(url) or url
+        try:
+            response = self.client.request(method, url, json=json, params=params)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise AirbyteConnectError(
+                f"Cannot reach Airbyte at {shown} ({type(exc).__name__}); check the URL, that "
+                "the server is running and that this machine can reach it",
+                method=method,
+                url=url,
+                request_sent=False,
+            ) from None
+        except httpx.PoolTimeout:
+            raise AirbyteTimeoutError(
+                "No free pooled connection to Airbyte within the request timeout",
+                method=method,
+                url=url,
+                request_sent=False,
+            ) from None
+        except httpx.TimeoutException as exc:
+            raise AirbyteTimeoutError(
+                f"Airbyte did not answer within the request timeout ({type(exc).__name__})",
+                method=method,
+                url=url,
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise AirbyteConnectError(
+                f"The connection to Airbyte dropped before an answer ({type(exc).__name__})",
+                method=method,
+                url=url,
+            ) from None
+        except httpx.TransportError as exc:
+            raise AirbyteRequestError(
+                f"HTTP transport error talking to Airbyte ({type(exc).__name__})",
+                method=method,
+                url=url,
+            ) from None
+        return self._decode(response, method, url, resource_id, resource_kind)
+
+    def _decode(
+        self,
+        response: httpx.Response,
+        method: str,
+        url: str,
+        resource_id: str | None,
+        resource_kind: str | None,
+    ) -> Any:
+        status = response.status_code
+        body: Any = None
+        is_json = False
+        if response.content:
+            try:
+                body = response.json()
+                is_json = True
+            except ValueError:
+                body = None
+        if 200 <= status < 300:
+            if response.content and not is_json:
+                raise AirbyteNotAirbyteError(
+                    f"{redact_url(url)} answered {status} with a non-JSON body "
+                    f"({response.headers.get('content-type', 'no content type')}); "
+                    "is this an Airbyte server and the right URL?",
+                    status_code=status,
+                    method=method,
+                    url=url,
+                )
+            return body
+        raise self._error(response, body, is_json, method, url, resource_id, resource_kind)
+
+    def _error(
+        self,
+        response: httpx.Response,
+        body: Any,
+        is_json: bool,
+        method: str,
+        url: str,
+        resource_id: str | None,
+        resource_kind: str | None,
+    ) -> AirbyteError:
+        status = response.status_code
+        message = airbyte_message(body)
+        common: dict[str, Any] = {
+            "status_code": status,
+            "message": message,
+            "method": method,
+            "url": url,
+            "retry_after": parse_retry_after(response.headers.get("Retry-After")),
+        }
+        if status >= 500:
+            # Proxies answer 502/503 with HTML: still a server error (and retryable).
+            return AirbyteServerError(f"Airbyte server error {status}", **common)
+        if status in (401, 403):
+            return AirbyteAuthenticationError(
+                f"Airbyte refused the credentials ({status}); check {self.auth_hint}", **common
+            )
+        if not is_json and status not in (408, 429):
+            common.pop("retry_after")
+            return AirbyteNotAirbyteError(
+                f"{redact_url(url)} answered {status} without a JSON body; "
+                "is this an Airbyte server and the right URL/API?",
+                **common,
+            )
+        if status == 404:
+            what = f"{resource_kind} {resource_id}" if resource_id else "resource"
+            return AirbyteNotFoundError(f"Airbyte has no {what}", resource_id=resource_id, **common)
+        if status == 409:
+            return AirbyteConflictError(
+                "Airbyte reported a conflict", resource_id=resource_id, **common
+            )
+        if status in (400, 422):
+            return AirbyteBadRequestError(
+                f"Airbyte rejected the request ({status})", resource_id=resource_id, **common
+            )
+        return AirbyteHTTPError(f"Airbyte answered {status}", resource_id=resource_id, **common)

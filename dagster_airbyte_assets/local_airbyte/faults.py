@@ -1,0 +1,270 @@
+"""Test controls under ``/_local/`` (not part of Airbyte's API); off unless enabled at start-up.
+
+Faults (latency, failing statuses, dropped connections) apply to Airbyte API requests only, so
+a test can always reach the controls themselves. Request counters let tests count API calls.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Body
+from fastapi.responses import Response
+
+from .api_errors import InvalidInput, NotFound
+from .auth import TokenIssuer
+from .service import Service, get_field, require_object
+
+__all__ = ["FaultPlan", "Faults", "build_router"]
+
+
+@dataclass
+class FaultPlan:
+    latency_ms: int = 0
+    fail_rate: float = 0.0
+    fail_status: int = 503
+    retry_after: int | None = None
+    drop_rate: float = 0.0
+    path_regex: str | None = None
+    seed: int | None = None
+
+
+class Faults:
+    """The active fault plan and the request counters (shared with the ASGI wrapper)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.plan: FaultPlan | None = None
+        self._pattern: re.Pattern[str] | None = None
+        self._random = random.Random()
+        self.counts: Counter[str] = Counter()
+
+    def set(self, plan: FaultPlan) -> None:
+        with self._lock:
+            self.plan = plan
+            self._pattern = re.compile(plan.path_regex) if plan.path_regex else None
+            self._random = random.Random(plan.seed)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.plan = None
+            self._pattern = None
+
+    def count(self, route: str) -> None:
+        with self._lock:
+            self.counts[route] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"total": sum(self.counts.values()), "by_route": dict(self.counts)}
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.counts.clear()
+
+    def decide(self, path: str) -> tuple[float, str | None, FaultPlan | None]:
+        """``(latency seconds, "drop" | "fail" | None, plan)`` for one request."""
+        with self._lock:
+            plan = self.plan
+            if plan is None or (self._pattern is not None and not self._pattern.search(path)):
+                return 0.0, None, None
+            action = None
+            if plan.drop_rate and self._random.random() < plan.drop_rate:
+                action = "drop"
+            elif plan.fail_rate and self._random.random() < plan.fail_rate:
+                action = "fail"
+            return plan.latency_ms / 1000.0, action, plan
+
+
+def _number(body: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
+    value = body.get(name, default)
+    if value is None:
+        value = default
+    if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidInput(name, f"must be a number between {low} and {high}", value)
+    return float(value)
+
+
+def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRouter:
+    router = APIRouter(prefix="/_local")
+
+    @router.post("/faults")
+    def set_faults(body: Any = Body(None)) -> dict[str, Any]:
+        data = require_object(body)
+        status = int(_number(data, "fail_status", 503, 100, 599))
+        retry_after = data.get("retry_after")
+        if retry_after is None and status == 429:
+            retry_after = 1
+        pattern = data.get("path_regex")
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError):
+                raise InvalidInput("path_regex", "must be a regular expression", pattern) from None
+        plan = FaultPlan(
+            latency_ms=int(_number(data, "latency_ms", 0, 0, 60_000)),
+            fail_rate=_number(data, "fail_rate", 0.0, 0.0, 1.0),
+            fail_status=status,
+            retry_after=None if retry_after is None else int(retry_after),
+            drop_rate=_number(data, "drop_rate", 0.0, 0.0, 1.0),
+            path_regex=pattern,
+            seed=data.get("seed"),
+        )
+        faults.set(plan)
+        return {"faults": plan.__dict__}
+
+    @router.delete("/faults")
+    def clear_faults() -> Response:
+        faults.clear()
+        return Response(status_code=204)
+
+    @router.get("/requests")
+    def requests() -> dict[str, Any]:
+        return faults.snapshot()
+
+    @router.delete("/requests")
+    def reset_requests() -> Response:
+        faults.reset_counts()
+        return Response(status_code=204)
+
+    @router.post("/connections/{connection_id}/fail_next_attempts")
+    def fail_next(connection_id: str, body: Any = Body(None)) -> dict[str, Any]:
+        data = require_object(body)
+        service.connection(connection_id)
+        count = int(_number(data, "count", 1, 0, 1000))
+        message = data.get("message") or "Injected failure (test control)."
+        service.engine.fail_next[connection_id] = (count, str(message))
+        return {"connectionId": connection_id, "count": count}
+
+    @router.post("/connections/{connection_id}/sync_duration")
+    def sync_duration(connection_id: str, body: Any = Body(None)) -> dict[str, Any]:
+        data = require_object(body)
+        service.connection(connection_id)
+        seconds = _number(data, "seconds", 0.0, 0.0, 3600.0)
+        if seconds:
+            service.engine.sync_duration[connection_id] = seconds
+        else:
+            service.engine.sync_duration.pop(connection_id, None)
+        return {"connectionId": connection_id, "seconds": seconds}
+
+    @router.post("/jobs/{job_id}/force_status")
+    def force_status(job_id: str, body: Any = Body(None)) -> dict[str, Any]:
+        data = require_object(body)
+        job = service.job(job_id)
+        if data.get("status") is None:
+            # {"status": null} releases the job: its real status shows again.
+            service.engine.forced_status.pop(job["id"], None)
+            return {"jobId": job["id"], "status": None}
+        status = get_field(data, "status")
+        service.engine.forced_status[job["id"]] = status
+        return {"jobId": job["id"], "status": status}
+
+    @router.delete("/jobs/{job_id}")
+    def delete_job(job_id: str) -> Response:
+        job = service.job(job_id)
+        service.engine.delete(job["id"])
+        return Response(status_code=204)
+
+    @router.post("/tokens/revoke")
+    def revoke() -> Response:
+        tokens.revoke_all()
+        return Response(status_code=204)
+
+    @router.post("/bulk")
+    def bulk(body: Any = Body(None)) -> dict[str, Any]:
+        data = require_object(body)
+        n = int(_number(data, "connections", 1, 1, 100_000))
+        m = int(_number(data, "streams", 1, 1, 1000))
+        workspace_id = data.get("workspace_id") or data.get("workspaceId")
+        if workspace_id is None:
+            workspaces = service.store.list("workspaces")
+            if not workspaces:
+                raise NotFound("workspace", None)
+            workspace_id = workspaces[0]["workspaceId"]
+        service.workspace(workspace_id)
+        return {"workspaceId": workspace_id, "connectionIds": _bulk(service, workspace_id, n, m)}
+
+    @router.post("/scheduler/tick")
+    def tick() -> dict[str, Any]:
+        return {"startedJobIds": service.engine.tick()}
+
+    return router
+
+
+def _bulk(service: Service, workspace_id: str, n: int, m: int) -> list[str]:
+    """N connections x M streams straight into the store, sharing one source/destination."""
+    sources = service.registry.sources
+    destinations = service.registry.destinations
+    if not sources or not destinations:
+        raise InvalidInput("connections", "this server has no connectors registered")
+    source_def = next(
+        (k for k, c in sources.items() if c.name == "Sample Data"), next(iter(sources))
+    )
+    dest_def = next(
+        (k for k, c in destinations.items() if c.name == "DuckDB"), next(iter(destinations))
+    )
+    source = service.create_actor("sources", workspace_id, source_def, "Bulk source", {})
+    destination = service.create_actor(
+        "destinations", workspace_id, dest_def, "Bulk destination", {}
+    )
+    now = int(time.time())
+    streams = [
+        {
+            "stream": {
+                "name": f"stream_{j}",
+                "jsonSchema": {
+                    "type": "object",
+                    "properties": {"id": {"type": "integer"}, "updated_at": {"type": "string"}},
+                },
+                "supportedSyncModes": ["full_refresh", "incremental"],
+                "defaultCursorField": ["updated_at"],
+                "sourceDefinedPrimaryKey": [["id"]],
+            },
+            "config": {
+                "syncMode": "incremental",
+                "destinationSyncMode": "append",
+                "cursorField": ["updated_at"],
+                "primaryKey": [["id"]],
+                "selected": True,
+                "aliasName": f"stream_{j}",
+            },
+        }
+        for j in range(m)
+    ]
+    docs = []
+    ids = []
+    for i in range(n):
+        connection_id = str(uuid.uuid4())
+        ids.append(connection_id)
+        docs.append(
+            (
+                connection_id,
+                {
+                    "connectionId": connection_id,
+                    "name": f"bulk_{i}",
+                    "sourceId": source["sourceId"],
+                    "destinationId": destination["destinationId"],
+                    "workspaceId": workspace_id,
+                    "namespaceDefinition": "destination",
+                    "namespaceFormat": None,
+                    "prefix": f"bulk_{i}_",
+                    "status": "active",
+                    "scheduleType": "manual",
+                    "operationIds": [],
+                    "breakingChange": False,
+                    "nonBreakingChangesPreference": "ignore",
+                    "created_at": now,
+                    "syncCatalog": {"streams": streams},
+                },
+                workspace_id,
+            )
+        )
+    service.store.put_many("connections", docs)
+    return ids

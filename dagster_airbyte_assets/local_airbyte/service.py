@@ -1,0 +1,559 @@
+"""Domain operations shared by both API dialects: actors, connections, catalogs, secrets.
+
+Resources are stored in the Config API's shapes (``SourceRead``, ``ConnectionRead``...) with
+secrets in clear; every response goes through :func:`mask` first, so no configuration leaves
+the server unmasked. Updates that send the mask back keep the stored secret, as Airbyte does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .api_errors import InvalidInput, NotFound
+from .connectors.base import ConnectorError, DiscoveredStream, Registry
+from .cron import CronError, QuartzCron
+from .engine import JobEngine
+from .store import Store
+
+__all__ = [
+    "MASK",
+    "Service",
+    "Settings",
+    "destination_slug",
+    "get_field",
+    "require_object",
+    "source_slug",
+]
+
+MASK = "**********"
+ORGANIZATION_ID = "00000000-0000-0000-0000-000000000000"
+SYNC_MODES = ("full_refresh", "incremental")
+DESTINATION_SYNC_MODES = ("append", "overwrite", "append_dedup", "overwrite_dedup")
+TIME_UNITS = ("minutes", "hours", "days", "weeks", "months")
+NAMESPACE_DEFINITIONS = ("source", "destination", "customformat")
+CONNECTION_STATUSES = ("active", "inactive", "deprecated")
+
+
+@dataclass
+class Settings:
+    """Start-up choices of one server instance (see ``LocalAirbyte``)."""
+
+    auth: str = "none"
+    test_controls: bool = False
+    token_expires_in: int = 900
+    basic_credentials: tuple[str, str] = ("airbyte", "password")
+    client_credentials: tuple[str, str] = ("local-client", "local-secret")
+
+
+def require_object(body: Any, path: str = "body") -> dict[str, Any]:
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise InvalidInput(path, "must be a JSON object")
+    return body
+
+
+def get_field(
+    body: dict[str, Any],
+    name: str,
+    kind: str = "str",
+    *,
+    required: bool = True,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """One validated field of a request body (``kind``: str, uuid, int, bool, object, list)."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidInput(name, "is required")
+        return None
+    ok = {
+        "str": isinstance(value, str),
+        "uuid": isinstance(value, str) and _is_uuid(value),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "object": isinstance(value, dict),
+        "list": isinstance(value, list),
+    }[kind]
+    if not ok:
+        expected = "a uuid string" if kind == "uuid" else f"of type {kind}"
+        raise InvalidInput(name, f"must be {expected}", value if kind != "object" else None)
+    if choices is not None and value not in choices:
+        raise InvalidInput(name, f"must be one of {', '.join(choices)}", value)
+    return value
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def mask(config: Any, secret_fields: frozenset[str]) -> Any:
+    """A copy of ``config`` with every secret field (at any depth) replaced by the mask."""
+    if isinstance(config, dict):
+        return {
+            k: (MASK if k in secret_fields and v not in (None, "") else mask(v, secret_fields))
+            for k, v in config.items()
+        }
+    if isinstance(config, list):
+        return [mask(v, secret_fields) for v in config]
+    return config
+
+
+def unmask(new: Any, old: Any) -> Any:
+    """``new`` with masked values replaced by the stored secret they stand for."""
+    if isinstance(new, dict):
+        old_d = old if isinstance(old, dict) else {}
+        return {k: (old_d.get(k) if v == MASK else unmask(v, old_d.get(k))) for k, v in new.items()}
+    if isinstance(new, list):
+        return [unmask(v, None) for v in new]
+    return new
+
+
+def source_slug(connector: Any) -> str:
+    repo: str = connector.docker_repository
+    return repo.rsplit("/", 1)[-1].removeprefix("source-")
+
+
+def destination_slug(connector: Any) -> str:
+    return str(getattr(connector, "destination_type", "")) or connector.docker_repository.rsplit(
+        "/", 1
+    )[-1].removeprefix("destination-")
+
+
+class Service:
+    """Everything the routes do, independent of the dialect that asked."""
+
+    def __init__(self, store: Store, engine: JobEngine, registry: Registry, settings: Settings):
+        self.store = store
+        self.engine = engine
+        self.registry = registry
+        self.settings = settings
+        self._write_lock = threading.Lock()
+
+    # -- workspaces ------------------------------------------------------------------------------
+
+    def create_workspace(self, name: str) -> dict[str, Any]:
+        workspace_id = str(uuid.uuid4())
+        body = {
+            "workspaceId": workspace_id,
+            "customerId": str(uuid.uuid4()),
+            "organizationId": ORGANIZATION_ID,
+            "name": name,
+            "slug": name.lower().replace(" ", "-"),
+            "initialSetupComplete": True,
+            "displaySetupWizard": False,
+            "anonymousDataCollection": False,
+            "news": False,
+            "securityUpdates": False,
+            "notifications": [],
+            "tombstone": False,
+        }
+        self.store.put("workspaces", workspace_id, body, workspace_id)
+        return body
+
+    def workspace(self, workspace_id: Any) -> dict[str, Any]:
+        found = self.store.get("workspaces", str(workspace_id))
+        if found is None:
+            raise NotFound("workspace", workspace_id)
+        return found
+
+    # -- definitions -----------------------------------------------------------------------------
+
+    def source_definitions(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "sourceDefinitionId": c.definition_id,
+                "name": c.name,
+                "dockerRepository": c.docker_repository,
+                "dockerImageTag": "local",
+                "documentationUrl": f"https://docs.airbyte.com/integrations/sources/{source_slug(c)}",
+                "protocolVersion": "0.2.0",
+                "sourceType": c.source_type,
+                "releaseStage": "generally_available",
+                "supportLevel": "certified",
+                "custom": False,
+            }
+            for c in self.registry.sources.values()
+        ]
+
+    def destination_definitions(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "destinationDefinitionId": c.definition_id,
+                "name": c.name,
+                "dockerRepository": c.docker_repository,
+                "dockerImageTag": "local",
+                "documentationUrl": "https://docs.airbyte.com/integrations/destinations/"
+                + destination_slug(c),
+                "protocolVersion": "0.2.0",
+                "releaseStage": "generally_available",
+                "supportLevel": "certified",
+                "custom": False,
+            }
+            for c in self.registry.destinations.values()
+        ]
+
+    # -- sources and destinations ----------------------------------------------------------------
+
+    def _connector(self, kind: str, definition_id: str) -> Any:
+        table = self.registry.sources if kind == "sources" else self.registry.destinations
+        connector = table.get(definition_id)
+        if connector is None:
+            label = "sourceDefinition" if kind == "sources" else "destinationDefinition"
+            raise NotFound(label, definition_id)
+        return connector
+
+    def actor(self, kind: str, actor_id: Any) -> dict[str, Any]:
+        found = self.store.get(kind, str(actor_id)) if actor_id is not None else None
+        if found is None:
+            raise NotFound(kind[:-1], actor_id)
+        return found
+
+    def connector_of(self, kind: str, actor: dict[str, Any]) -> Any:
+        return self._connector(kind, actor[_definition_key(kind)])
+
+    def create_actor(
+        self, kind: str, workspace_id: str, definition_id: str, name: str, config: dict[str, Any]
+    ) -> dict[str, Any]:
+        self.workspace(workspace_id)
+        connector = self._connector(kind, definition_id)
+        actor_id = str(uuid.uuid4())
+        singular = kind[:-1]
+        body = {
+            f"{singular}Id": actor_id,
+            _definition_key(kind): definition_id,
+            "workspaceId": workspace_id,
+            "name": name,
+            f"{singular}Name": connector.name,
+            "connectionConfiguration": config,
+            "createdAt": int(time.time()),
+        }
+        self.store.put(kind, actor_id, body, workspace_id)
+        return body
+
+    def update_actor(
+        self, kind: str, actor_id: str, name: str | None, config: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        actor = self.actor(kind, actor_id)
+        if name is not None:
+            actor["name"] = name
+        if config is not None:
+            actor["connectionConfiguration"] = unmask(config, actor["connectionConfiguration"])
+        self.store.put(kind, actor_id, actor, actor["workspaceId"])
+        return actor
+
+    def delete_actor(self, kind: str, actor_id: str) -> None:
+        self.actor(kind, actor_id)
+        key = "sourceId" if kind == "sources" else "destinationId"
+        for connection in self.store.list("connections"):
+            if connection.get(key) == actor_id:
+                self.store.delete("connections", connection["connectionId"])
+        self.store.delete(kind, actor_id)
+
+    def masked_config(self, kind: str, actor: dict[str, Any]) -> Any:
+        try:
+            secrets = self.connector_of(kind, actor).secret_fields
+        except NotFound:
+            secrets = frozenset({"password", "secret", "api_key", "secret_access_key"})
+        return mask(actor["connectionConfiguration"], secrets)
+
+    def check(self, kind: str, actor: dict[str, Any]) -> tuple[bool, str]:
+        connector = self.connector_of(kind, actor)
+        try:
+            connector.check(actor["connectionConfiguration"])
+        except ConnectorError as exc:
+            return False, str(exc)
+        except Exception as exc:  # a connector bug must not become a 500
+            return False, f"{type(exc).__name__}: {exc}"
+        return True, "Connection test succeeded"
+
+    def discover(self, source: dict[str, Any]) -> list[DiscoveredStream]:
+        connector = self.connector_of("sources", source)
+        return list(connector.discover(source["connectionConfiguration"]))
+
+    # -- catalogs ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def airbyte_stream(stream: DiscoveredStream) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": stream.name,
+            "jsonSchema": stream.json_schema,
+            "supportedSyncModes": list(stream.supported_sync_modes),
+            "sourceDefinedCursor": stream.source_defined_cursor,
+            "defaultCursorField": list(stream.default_cursor_field),
+            "sourceDefinedPrimaryKey": [list(p) for p in stream.source_defined_primary_key],
+            "isResumable": True,
+        }
+        if stream.namespace is not None:
+            body["namespace"] = stream.namespace
+        return body
+
+    def default_catalog(self, streams: list[DiscoveredStream]) -> dict[str, Any]:
+        """Discovered streams with the configuration Airbyte suggests (incremental when it can)."""
+        items = []
+        for stream in streams:
+            incremental = "incremental" in stream.supported_sync_modes and bool(
+                stream.default_cursor_field
+            )
+            items.append(
+                {
+                    "stream": self.airbyte_stream(stream),
+                    "config": {
+                        "syncMode": "incremental" if incremental else "full_refresh",
+                        "destinationSyncMode": "append" if incremental else "overwrite",
+                        "cursorField": list(stream.default_cursor_field),
+                        "primaryKey": [list(p) for p in stream.source_defined_primary_key],
+                        "selected": True,
+                        "suggested": True,
+                        "aliasName": stream.name,
+                    },
+                }
+            )
+        return {"streams": items}
+
+    def fill_catalog(self, source: dict[str, Any], catalog: Any) -> dict[str, Any]:
+        """Complete a client's catalog (streams maybe without jsonSchema) from discovery."""
+        discovered = self.discover(source)
+        if catalog is None:
+            return self.default_catalog(discovered)
+        catalog = require_object(catalog, "syncCatalog")
+        items = get_field(catalog, "streams", "list")
+        by_key = {(s.name, s.namespace): s for s in discovered}
+        by_name = {s.name: s for s in discovered}
+        result = []
+        for index, item in enumerate(items):
+            path = f"syncCatalog.streams[{index}]"
+            item = require_object(item, path)
+            stream = require_object(item.get("stream"), f"{path}.stream")
+            config = require_object(item.get("config"), f"{path}.config")
+            name = get_field(stream, "name")
+            found = by_key.get((name, stream.get("namespace"))) or by_name.get(name)
+            if found is None and not stream.get("jsonSchema"):
+                raise InvalidInput(f"{path}.stream.name", f"the source has no stream {name!r}")
+            full = {**(self.airbyte_stream(found) if found else {}), **stream}
+            if found is not None and "namespace" not in stream and found.namespace:
+                full["namespace"] = found.namespace
+            full.setdefault("jsonSchema", {"type": "object", "properties": {}})
+            sync_mode = config.get("syncMode") or "full_refresh"
+            if sync_mode not in SYNC_MODES:
+                raise InvalidInput(f"{path}.config.syncMode", "unknown sync mode", sync_mode)
+            dest_mode = config.get("destinationSyncMode") or (
+                "append" if sync_mode == "incremental" else "overwrite"
+            )
+            if dest_mode not in DESTINATION_SYNC_MODES:
+                raise InvalidInput(
+                    f"{path}.config.destinationSyncMode", "unknown destination sync mode", dest_mode
+                )
+            cursor = config.get("cursorField") or full.get("defaultCursorField") or []
+            if sync_mode == "incremental" and not cursor:
+                raise InvalidInput(f"{path}.config.cursorField", "incremental needs a cursor field")
+            primary_key = config.get("primaryKey") or full.get("sourceDefinedPrimaryKey") or []
+            if dest_mode.endswith("_dedup") and not primary_key:
+                raise InvalidInput(f"{path}.config.primaryKey", "deduplication needs a primary key")
+            result.append(
+                {
+                    "stream": full,
+                    "config": {
+                        **config,
+                        "syncMode": sync_mode,
+                        "destinationSyncMode": dest_mode,
+                        "cursorField": list(cursor),
+                        "primaryKey": [list(p) for p in primary_key],
+                        "selected": bool(config.get("selected", True)),
+                        "aliasName": config.get("aliasName") or name,
+                    },
+                }
+            )
+        return {"streams": result}
+
+    # -- connections ------------------------------------------------------------------------------
+
+    def connection(self, connection_id: Any) -> dict[str, Any]:
+        found = self.store.get("connections", str(connection_id)) if connection_id else None
+        if found is None:
+            raise NotFound("connection", connection_id)
+        return found
+
+    def create_connection(self, body: dict[str, Any]) -> dict[str, Any]:
+        source_id = get_field(body, "sourceId", "uuid")
+        destination_id = get_field(body, "destinationId", "uuid")
+        source = self.actor("sources", source_id)
+        destination = self.actor("destinations", destination_id)
+        if source["workspaceId"] != destination["workspaceId"]:
+            raise InvalidInput(
+                "destinationId", "source and destination are in different workspaces"
+            )
+        connection_id = str(uuid.uuid4())
+        connection: dict[str, Any] = {
+            "connectionId": connection_id,
+            "name": body.get("name") or f"{source['name']} → {destination['name']}",
+            "sourceId": source_id,
+            "destinationId": destination_id,
+            "workspaceId": source["workspaceId"],
+            "namespaceDefinition": "destination",
+            "namespaceFormat": None,
+            "prefix": "",
+            "status": "active",
+            "scheduleType": "manual",
+            "operationIds": [],
+            "breakingChange": False,
+            "notifySchemaChanges": False,
+            "notifySchemaChangesByEmail": False,
+            "nonBreakingChangesPreference": "ignore",
+            "backfillPreference": "disabled",
+            "created_at": int(time.time()),
+        }
+        try:
+            connection["syncCatalog"] = self.fill_catalog(source, body.get("syncCatalog"))
+        except ConnectorError as exc:
+            raise InvalidInput("sourceId", f"could not discover the source: {exc}") from exc
+        self._apply_connection_fields(connection, body, previous=None)
+        self.store.put("connections", connection_id, connection, connection["workspaceId"])
+        return connection
+
+    def update_connection(self, body: dict[str, Any]) -> dict[str, Any]:
+        connection_id = get_field(body, "connectionId", "uuid")
+        with self._write_lock:
+            connection = self.connection(connection_id)
+            previous = dict(connection)
+            if body.get("syncCatalog") is not None:
+                source = self.actor("sources", connection["sourceId"])
+                try:
+                    connection["syncCatalog"] = self.fill_catalog(source, body["syncCatalog"])
+                except ConnectorError as exc:
+                    raise InvalidInput(
+                        "syncCatalog", f"could not discover the source: {exc}"
+                    ) from exc
+            if body.get("name") is not None:
+                connection["name"] = get_field(body, "name")
+            self._apply_connection_fields(connection, body, previous=previous)
+            self.store.put("connections", connection_id, connection, connection["workspaceId"])
+        return connection
+
+    def _apply_connection_fields(
+        self, connection: dict[str, Any], body: dict[str, Any], previous: dict[str, Any] | None
+    ) -> None:
+        for name, choices in (
+            ("namespaceDefinition", NAMESPACE_DEFINITIONS),
+            ("status", CONNECTION_STATUSES),
+            ("nonBreakingChangesPreference", None),
+            ("backfillPreference", None),
+        ):
+            if body.get(name) is not None:
+                connection[name] = get_field(body, name, choices=choices)
+        for name in ("namespaceFormat", "prefix"):
+            if name in body:
+                value = body[name]
+                if value is not None and not isinstance(value, str):
+                    raise InvalidInput(name, "must be a string", value)
+                connection[name] = value if name == "namespaceFormat" else (value or "")
+        for name in ("notifySchemaChanges", "notifySchemaChangesByEmail"):
+            if body.get(name) is not None:
+                connection[name] = get_field(body, name, "bool")
+        self._apply_schedule(connection, body, previous)
+
+    def _apply_schedule(
+        self, connection: dict[str, Any], body: dict[str, Any], previous: dict[str, Any] | None
+    ) -> None:
+        """Accept the legacy ``schedule`` and ``scheduleType``/``scheduleData``; keep both in step.
+
+        When an update sends both (a get-modify-post round trip), whichever differs from what is
+        stored is the one the client changed.
+        """
+        legacy = body.get("schedule")
+        kind = body.get("scheduleType")
+        legacy_changed = "schedule" in body and (
+            previous is None or legacy != previous.get("schedule")
+        )
+        if legacy_changed or (kind is None and "schedule" in body):
+            if legacy is None:
+                connection.update(scheduleType="manual")
+                connection.pop("schedule", None)
+                connection.pop("scheduleData", None)
+                return
+            basic = self._basic(require_object(legacy, "schedule"), "schedule")
+            connection.update(
+                schedule=basic, scheduleType="basic", scheduleData={"basicSchedule": basic}
+            )
+            return
+        if kind is None:
+            return
+        kind = get_field(body, "scheduleType", choices=("manual", "basic", "cron"))
+        data = require_object(body.get("scheduleData"), "scheduleData")
+        if kind == "manual":
+            connection["scheduleType"] = "manual"
+            connection.pop("schedule", None)
+            connection.pop("scheduleData", None)
+        elif kind == "basic":
+            basic = self._basic(
+                require_object(data.get("basicSchedule"), "scheduleData.basicSchedule"),
+                "scheduleData.basicSchedule",
+            )
+            connection.update(
+                schedule=basic, scheduleType="basic", scheduleData={"basicSchedule": basic}
+            )
+        else:
+            cron = require_object(data.get("cron"), "scheduleData.cron")
+            expression = get_field(cron, "cronExpression")
+            zone = cron.get("cronTimeZone") or "UTC"
+            try:
+                QuartzCron(expression, zone)
+            except CronError as exc:
+                raise InvalidInput(
+                    "scheduleData.cron.cronExpression", str(exc), expression
+                ) from exc
+            connection.update(
+                scheduleType="cron",
+                scheduleData={"cron": {"cronExpression": expression, "cronTimeZone": zone}},
+            )
+            connection.pop("schedule", None)
+
+    @staticmethod
+    def _basic(value: dict[str, Any], path: str) -> dict[str, Any]:
+        units = value.get("units")
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise InvalidInput(f"{path}.units", "must be a positive integer", units)
+        unit = value.get("timeUnit")
+        if unit not in TIME_UNITS:
+            raise InvalidInput(f"{path}.timeUnit", f"must be one of {', '.join(TIME_UNITS)}", unit)
+        return {"units": units, "timeUnit": unit}
+
+    def delete_connection(self, connection_id: str) -> None:
+        self.connection(connection_id)
+        active = self.store.active_job(connection_id)
+        if active is not None:
+            with contextlib.suppress(Exception):  # best effort: the connection goes anyway
+                self.engine.cancel(active["id"])
+        self.store.delete("connections", connection_id)
+        self.store.clear_state(connection_id)
+
+    # -- jobs -------------------------------------------------------------------------------------
+
+    def job(self, job_id: Any) -> dict[str, Any]:
+        try:
+            number = int(job_id)
+        except (TypeError, ValueError):
+            raise NotFound("job", job_id) from None
+        found = self.store.get_job(number)
+        if found is None:
+            raise NotFound("job", job_id)
+        return self.with_forced_status(found)
+
+    def with_forced_status(self, job: dict[str, Any]) -> dict[str, Any]:
+        forced = self.engine.forced_status.get(job["id"])
+        if forced is not None:
+            job = {**job, "status": forced}
+        return job
+
+
+def _definition_key(kind: str) -> str:
+    return "sourceDefinitionId" if kind == "sources" else "destinationDefinitionId"

@@ -1,0 +1,304 @@
+"""Layer 3: what an Airbyte stream looks like as a Dagster asset.
+
+:class:`DagsterAirbyteTranslator` is pure: it turns :class:`AirbyteStreamProps` (everything known
+about one selected stream, resolved from the saved workspace snapshot) into an ``AssetSpec``.
+Subclass it and override :meth:`~DagsterAirbyteTranslator.get_asset_spec` (or one of the small
+``get_*`` hooks) to change keys, groups or metadata. Because execution reads the keys back from
+the specs, never from a second translation, a translator can never make runs land on other keys.
+
+The default key is ``[<schema the table lands in>, <prefix + stream name>]``, computed with
+Airbyte's own namespace rules, so a dbt source named after the destination schema (``raw``)
+lines up with no custom code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from dagster_airbyte_assets.client import AirbyteConnection, AirbyteDestination, AirbyteStream
+
+__all__ = [
+    "AirbyteStreamProps",
+    "DagsterAirbyteTranslator",
+    "MetadataKeys",
+    "column_schema_from_json_schema",
+    "destination_namespace",
+    "json_schema_hash",
+    "sanitize_name",
+]
+
+
+class MetadataKeys:
+    """Names of the ``airbyte/*`` metadata entries the package writes, in one place."""
+
+    CONNECTION_ID = "airbyte/connection_id"
+    CONNECTION_NAME = "airbyte/connection_name"
+    CONNECTION_URL = "airbyte/connection_url"
+    STREAM_NAME = "airbyte/stream_name"
+    STREAM_NAMESPACE = "airbyte/stream_namespace"
+    DESTINATION_TYPE = "airbyte/destination_type"
+    SYNC_MODE = "airbyte/sync_mode"
+    DESTINATION_SYNC_MODE = "airbyte/destination_sync_mode"
+    CURSOR_FIELD = "airbyte/cursor_field"
+    PRIMARY_KEY = "airbyte/primary_key"
+    JSON_SCHEMA_HASH = "airbyte/json_schema_hash"
+    JOB_ID = "airbyte/job_id"
+    JOB_URL = "airbyte/job_url"
+    ATTEMPTS = "airbyte/attempts"
+    DURATION_S = "airbyte/duration_s"
+    BYTES_COMMITTED = "airbyte/bytes_committed"
+    RECORDS_EMITTED = "airbyte/records_emitted"
+    STATS_REPORTED = "airbyte/stats_reported"
+    ROW_COUNT = "dagster/row_count"
+    TABLE_NAME = "dagster/table_name"
+    COLUMN_SCHEMA = "dagster/column_schema"
+
+
+# Destinations that fold identifiers to lower case and replace anything else with "_", as
+# Airbyte's typing-and-deduping destinations do; table names are predicted the same way.
+_LOWERCASING_DESTINATIONS = frozenset({"postgres", "duckdb", "redshift", "motherduck", "mssql"})
+_DEFAULT_SCHEMAS = {"postgres": "public", "duckdb": "main", "redshift": "public"}
+
+
+def sanitize_name(name: str) -> str:
+    """Make ``name`` a valid Dagster name part (``[A-Za-z0-9_]``), keeping it readable.
+
+    Accents are folded (``é`` → ``e``) before anything else becomes ``_``; an empty result
+    becomes ``_`` so a key part is never empty.
+    """
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    cleaned = re.sub(r"[^A-Za-z0-9_]", "_", folded)
+    return cleaned or "_"
+
+
+def _destination_identifier(name: str, destination_type: str | None) -> str:
+    """The identifier a destination creates for ``name`` (table or schema)."""
+    if destination_type in _LOWERCASING_DESTINATIONS:
+        return sanitize_name(name).lower()
+    return name
+
+
+def destination_namespace(
+    connection: AirbyteConnection,
+    stream: AirbyteStream,
+    destination: AirbyteDestination | None,
+) -> str | None:
+    """The schema a stream's table lands in, by Airbyte's ``namespaceDefinition`` rules.
+
+    ``source`` keeps the stream's source namespace, ``destination`` uses the destination's
+    configured schema, and ``customformat`` substitutes ``${SOURCE_NAMESPACE}`` into the
+    connection's format (a blank result falls back to the destination's schema, as Airbyte does).
+    """
+    default = None
+    if destination is not None:
+        default = destination.schema_name or _DEFAULT_SCHEMAS.get(destination.destination_type)
+    definition = connection.namespace_definition
+    if definition == "source":
+        return stream.namespace or default
+    if definition == "customformat":
+        formatted = (connection.namespace_format or "").replace(
+            "${SOURCE_NAMESPACE}", stream.namespace or ""
+        )
+        return formatted.strip() or default
+    return default
+
+
+_JSON_TYPE_NAMES = {
+    "string": "string",
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+    "object": "json",
+    "array": "array",
+}
+_STRING_FORMATS = {
+    "date-time": "timestamp",
+    "date": "date",
+    "time": "time",
+}
+
+
+def _column_type(schema: Mapping[str, Any]) -> tuple[str, bool]:
+    """(display type, nullable) of one JSON-schema property.
+
+    ``{"type": ["null", "string"]}`` is a nullable ``string``, never the text
+    ``"['null','string']"``; ``anyOf``/``oneOf`` unions are read the same way.
+    """
+    options = [
+        o for o in schema.get("anyOf") or schema.get("oneOf") or [] if isinstance(o, Mapping)
+    ]
+    if options and "type" not in schema:
+        concrete_options = [o for o in options if o.get("type") not in ("null", ["null"])]
+        union_nullable = len(concrete_options) < len(options)
+        if len(concrete_options) == 1:
+            column_type, nullable = _column_type(concrete_options[0])
+            return column_type, nullable or union_nullable
+        names = [_column_type(o)[0] for o in concrete_options]
+        return " | ".join(dict.fromkeys(names)) or "unknown", True
+    raw = schema.get("type")
+    types: list[str] = [raw] if isinstance(raw, str) else list(raw or [])
+    nullable = "null" in types or not types
+    concrete = [t for t in dict.fromkeys(types) if t != "null"]
+    if not concrete:
+        return "unknown", True
+    if len(concrete) > 1:
+        return " | ".join(_JSON_TYPE_NAMES.get(t, t) for t in concrete), nullable
+    kind = concrete[0]
+    if kind == "string":
+        fmt = schema.get("format")
+        if fmt in _STRING_FORMATS:
+            airbyte_type = schema.get("airbyte_type", "")
+            if fmt == "date-time" and "without_timezone" in str(airbyte_type):
+                return "timestamp without time zone", nullable
+            return _STRING_FORMATS[fmt], nullable
+    if kind == "integer" or (kind == "number" and schema.get("airbyte_type") == "integer"):
+        return "integer", nullable
+    return _JSON_TYPE_NAMES.get(kind, kind), nullable
+
+
+def json_schema_hash(json_schema: Mapping[str, Any]) -> str:
+    """A short, stable digest of a stream's JSON schema (key order does not matter).
+
+    Kept in spec metadata so a schema drift check can tell "unchanged" without the schema.
+    """
+    canonical = json.dumps(json_schema, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def column_schema_from_json_schema(json_schema: Mapping[str, Any] | None) -> dg.TableSchema | None:
+    """A Dagster ``TableSchema`` from a stream's JSON schema (``None`` when it is unknown)."""
+    if not json_schema:
+        return None
+    properties = json_schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return None
+    columns = []
+    for name, prop in properties.items():
+        column_type, nullable = _column_type(prop if isinstance(prop, Mapping) else {})
+        columns.append(
+            dg.TableColumn(
+                name=name,
+                type=column_type,
+                constraints=dg.TableColumnConstraints(nullable=nullable),
+            )
+        )
+    return dg.TableSchema(columns=columns)
+
+
+@dataclass(frozen=True)
+class AirbyteStreamProps:
+    """Everything known about one selected stream of a connection.
+
+    Built by the loader from the saved snapshot; the translator reads nothing else.
+    """
+
+    connection: AirbyteConnection
+    stream: AirbyteStream
+    destination: AirbyteDestination | None
+    connection_url: str | None = None
+
+    @property
+    def destination_type(self) -> str | None:
+        return self.destination.destination_type if self.destination else None
+
+    @property
+    def namespace(self) -> str | None:
+        """The schema the table lands in (``None`` when the destination has no schemas)."""
+        namespace = destination_namespace(self.connection, self.stream, self.destination)
+        return _destination_identifier(namespace, self.destination_type) if namespace else None
+
+    @property
+    def table(self) -> str:
+        """The table name the rows land in: the connection prefix plus the stream name."""
+        return _destination_identifier(
+            f"{self.connection.prefix or ''}{self.stream.name}", self.destination_type
+        )
+
+    @property
+    def database(self) -> str | None:
+        return self.destination.database if self.destination else None
+
+    @property
+    def table_name(self) -> str:
+        """``database.schema.table`` with whichever parts are known."""
+        return ".".join(part for part in (self.database, self.namespace, self.table) if part)
+
+
+class DagsterAirbyteTranslator:
+    """Turns :class:`AirbyteStreamProps` into an ``AssetSpec``. Pure and subclassable."""
+
+    def get_asset_spec(self, props: AirbyteStreamProps) -> dg.AssetSpec:
+        return dg.AssetSpec(
+            key=self.get_asset_key(props),
+            group_name=self.get_group_name(props),
+            description=self.get_description(props),
+            kinds=self.get_kinds(props),
+            metadata=self.get_metadata(props),
+            tags=self.get_tags(props),
+        )
+
+    def get_asset_key(self, props: AirbyteStreamProps) -> dg.AssetKey:
+        first = props.namespace
+        if first is None and props.destination is not None:
+            first = props.destination.name
+        parts = [sanitize_name(first)] if first else []
+        return dg.AssetKey([*parts, sanitize_name(props.table)])
+
+    def get_group_name(self, props: AirbyteStreamProps) -> str | None:
+        # Runs of "_" (from "→", " - " ...) collapse so groups read well in the UI.
+        return (
+            re.sub(r"_+", "_", sanitize_name(props.connection.name).lower()).strip("_") or "airbyte"
+        )
+
+    def get_description(self, props: AirbyteStreamProps) -> str:
+        destination = props.destination.name if props.destination else "its destination"
+        return (
+            f"Airbyte stream `{props.stream.name}` of connection "
+            f"`{props.connection.name}`, landing in `{props.table_name}` ({destination})."
+        )
+
+    def get_kinds(self, props: AirbyteStreamProps) -> set[str]:
+        kinds = {"airbyte"}
+        if props.destination_type:
+            kinds.add(sanitize_name(props.destination_type).lower())
+        return kinds
+
+    def get_tags(self, props: AirbyteStreamProps) -> Mapping[str, str]:
+        return {}
+
+    def get_metadata(self, props: AirbyteStreamProps) -> Mapping[str, Any]:
+        stream = props.stream
+        metadata: dict[str, Any] = {
+            MetadataKeys.CONNECTION_ID: props.connection.connection_id,
+            MetadataKeys.CONNECTION_NAME: props.connection.name,
+            MetadataKeys.STREAM_NAME: stream.name,
+            MetadataKeys.TABLE_NAME: props.table_name,
+        }
+        if stream.namespace:
+            metadata[MetadataKeys.STREAM_NAMESPACE] = stream.namespace
+        if props.connection_url:
+            metadata[MetadataKeys.CONNECTION_URL] = dg.MetadataValue.url(props.connection_url)
+        if props.destination_type:
+            metadata[MetadataKeys.DESTINATION_TYPE] = props.destination_type
+        if stream.sync_mode:
+            metadata[MetadataKeys.SYNC_MODE] = stream.sync_mode
+        if stream.destination_sync_mode:
+            metadata[MetadataKeys.DESTINATION_SYNC_MODE] = stream.destination_sync_mode
+        if stream.cursor_field:
+            metadata[MetadataKeys.CURSOR_FIELD] = ".".join(stream.cursor_field)
+        if stream.primary_key:
+            metadata[MetadataKeys.PRIMARY_KEY] = ", ".join(".".join(k) for k in stream.primary_key)
+        schema = column_schema_from_json_schema(stream.json_schema)
+        if schema is not None:
+            metadata[MetadataKeys.COLUMN_SCHEMA] = schema
+        if stream.json_schema:
+            metadata[MetadataKeys.JSON_SCHEMA_HASH] = json_schema_hash(stream.json_schema)
+        return metadata

@@ -1,0 +1,169 @@
+"""The translator alone: stream properties in, AssetSpec out. Pure, so no server is needed.
+
+Payload shapes follow the Config API's ConnectionRead / DestinationRead (config-api.yaml).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from dagster_airbyte_assets.client import AirbyteConnection, AirbyteDestination, AirbyteStream
+from dagster_airbyte_assets.translator import (
+    AirbyteStreamProps,
+    DagsterAirbyteTranslator,
+    MetadataKeys,
+    column_schema_from_json_schema,
+    sanitize_name,
+)
+
+CUSTOMERS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "email": {"type": ["null", "string"]},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "score": {"type": ["null", "number"]},
+        "tags": {"type": ["null", "array"], "items": {"type": "string"}},
+        "address": {"type": "object"},
+        "birthday": {"anyOf": [{"type": "null"}, {"type": "string", "format": "date"}]},
+        "flag": {"type": "boolean"},
+    },
+}
+
+
+def _destination(kind: str = "postgres", schema: str | None = "raw") -> AirbyteDestination:
+    return AirbyteDestination(
+        destination_id="d-1",
+        name="Warehouse",
+        destination_type=kind,
+        workspace_id="w-1",
+        database="warehouse",
+        schema_name=schema,
+    )
+
+
+def _connection(**overrides: object) -> AirbyteConnection:
+    fields: dict[str, object] = {
+        "connection_id": "c-1",
+        "name": "Shop → Warehouse",
+        "source_id": "s-1",
+        "destination_id": "d-1",
+        "status": "active",
+        "streams": [],
+        "has_json_schemas": True,
+    }
+    fields.update(overrides)
+    return AirbyteConnection.model_validate(fields)
+
+
+def _stream(name: str = "customers", namespace: str | None = "public") -> AirbyteStream:
+    return AirbyteStream(
+        name=name,
+        namespace=namespace,
+        json_schema=CUSTOMERS_SCHEMA,
+        selected=True,
+        sync_mode="incremental",
+        destination_sync_mode="append_dedup",
+        cursor_field=["updated_at"],
+        primary_key=[["id"]],
+    )
+
+
+def _spec(connection: AirbyteConnection, stream: AirbyteStream, destination=None) -> dg.AssetSpec:
+    props = AirbyteStreamProps(connection, stream, destination or _destination(), "http://ui/c-1")
+    return DagsterAirbyteTranslator().get_asset_spec(props)
+
+
+def test_default_key_is_destination_schema_and_table_so_dbt_sources_line_up() -> None:
+    spec = _spec(_connection(), _stream())
+    assert spec.key == dg.AssetKey(["raw", "customers"])
+
+
+@pytest.mark.parametrize(
+    ("definition", "fmt", "expected_schema"),
+    [
+        ("destination", None, "raw"),
+        ("source", None, "public"),
+        ("customformat", "${SOURCE_NAMESPACE}_copy", "public_copy"),
+        ("customformat", "  ", "raw"),
+    ],
+    ids=["destination", "source", "customformat", "blank-customformat-falls-back"],
+)
+def test_namespace_rules_follow_airbyte(
+    definition: str, fmt: str | None, expected_schema: str
+) -> None:
+    connection = _connection(namespace_definition=definition, namespace_format=fmt)
+    spec = _spec(connection, _stream())
+    assert spec.key.path[0] == expected_schema
+    assert spec.metadata[MetadataKeys.TABLE_NAME] == f"warehouse.{expected_schema}.customers"
+
+
+def test_prefix_is_part_of_the_table_and_the_key() -> None:
+    spec = _spec(_connection(prefix="shop_"), _stream())
+    assert spec.key == dg.AssetKey(["raw", "shop_customers"])
+    assert spec.metadata[MetadataKeys.TABLE_NAME] == "warehouse.raw.shop_customers"
+
+
+def test_destination_default_schema_when_not_configured() -> None:
+    spec = _spec(_connection(), _stream(), _destination("duckdb", schema=None))
+    assert spec.key == dg.AssetKey(["main", "customers"])
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("order items", "order_items"), ("v1.orders", "v1_orders"), ("a-b", "a_b"), ("café", "cafe")],
+    ids=["space", "dot", "dash", "unicode"],
+)
+def test_awkward_stream_names_become_valid_keys(name: str, expected: str) -> None:
+    spec = _spec(_connection(), _stream(name))
+    assert spec.key == dg.AssetKey(["raw", expected])
+    assert sanitize_name(name) == expected
+    # The key must be usable in a real definition.
+    dg.multi_asset(specs=[spec], name="probe")(lambda: None)
+
+
+def test_column_schema_has_real_types_and_nullability() -> None:
+    schema = column_schema_from_json_schema(CUSTOMERS_SCHEMA)
+    assert schema is not None
+    columns = {c.name: c for c in schema.columns}
+    assert columns["email"].type == "string"
+    assert columns["email"].constraints.nullable is True
+    assert columns["id"].type == "integer"
+    assert columns["id"].constraints.nullable is False
+    assert columns["updated_at"].type == "timestamp"
+    assert columns["score"].type == "number"
+    assert columns["tags"].type == "array"
+    assert columns["address"].type == "json"
+    assert columns["birthday"].type == "date"
+    assert columns["birthday"].constraints.nullable is True
+    assert all("[" not in c.type for c in schema.columns)
+
+
+def test_group_kinds_and_metadata() -> None:
+    spec = _spec(_connection(), _stream())
+    assert spec.group_name == "shop_warehouse"
+    assert spec.kinds == {"airbyte", "postgres"}
+    meta = spec.metadata
+    assert meta[MetadataKeys.CONNECTION_ID] == "c-1"
+    assert meta[MetadataKeys.CONNECTION_NAME] == "Shop → Warehouse"
+    assert meta[MetadataKeys.CONNECTION_URL] == dg.MetadataValue.url("http://ui/c-1")
+    assert meta[MetadataKeys.SYNC_MODE] == "incremental"
+    assert meta[MetadataKeys.DESTINATION_SYNC_MODE] == "append_dedup"
+    assert meta[MetadataKeys.CURSOR_FIELD] == "updated_at"
+    assert meta[MetadataKeys.PRIMARY_KEY] == "id"
+
+
+def test_unknown_schema_gives_no_column_metadata() -> None:
+    stream = _stream().model_copy(update={"json_schema": None})
+    spec = _spec(_connection(has_json_schemas=False), stream)
+    assert MetadataKeys.COLUMN_SCHEMA not in spec.metadata
+
+
+def test_subclass_can_change_keys() -> None:
+    class Prefixed(DagsterAirbyteTranslator):
+        def get_asset_key(self, props: AirbyteStreamProps) -> dg.AssetKey:
+            return super().get_asset_key(props).with_prefix("airbyte")
+
+    props = AirbyteStreamProps(_connection(), _stream(), _destination())
+    assert Prefixed().get_asset_spec(props).key == dg.AssetKey(["airbyte", "raw", "customers"])
