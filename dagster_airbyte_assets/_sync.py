@@ -4,7 +4,8 @@ Waiting is adaptive: a first check after half a second (a sync that fails at onc
 one, is seen at once), then intervals that grow with the time already waited (a quarter of it,
 capped by ``poll_interval``). When the connection's recent successful syncs say how long a sync
 usually takes, the waiter sleeps until that moment and checks densely around it, so a sync of any
-length is usually seen within a second of finishing while a long one costs only a few calls.
+length is usually seen within a second of finishing while a long one costs only a few calls
+(before the expected end, gaps of up to ``2 * poll_interval``).
 """
 
 from __future__ import annotations
@@ -31,11 +32,16 @@ from dagster_airbyte_assets.translator import MetadataKeys
 __all__ = [
     "AirbyteSyncFailure",
     "PollPlan",
+    "SyncInterrupted",
     "materialize_results",
     "sync_and_wait",
 ]
 
 MIN_POLL_DELAY = 0.5
+
+
+class SyncInterrupted(Exception):
+    """Raised by a waiter's ``sleep`` to stop waiting (and cancel the job) from outside."""
 
 
 class AirbyteSyncFailure(dg.Failure):
@@ -70,8 +76,9 @@ class PollPlan:
             return base
         remaining = expected - elapsed
         if remaining > MIN_POLL_DELAY:
-            # Sleep until the expected end, but never longer than the normal cap.
-            return min(self.poll_interval, remaining)
+            # Sleep until the expected end. Trusting the prediction, the gaps before it may be
+            # twice the usual cap: a failure mid-sync is still seen within 2 * poll_interval.
+            return min(2 * self.poll_interval, remaining)
         grace = max(2.0, 0.1 * expected)
         if elapsed <= expected + grace:
             return MIN_POLL_DELAY
@@ -106,7 +113,7 @@ def sync_and_wait(
     client: AirbyteClient,
     connection_id: str,
     *,
-    poll_interval: float = 20.0,
+    poll_interval: float = 10.0,
     poll_timeout: float | None = None,
     cancel_on_termination: bool = True,
     log: logging.Logger | Any | None = None,

@@ -21,7 +21,10 @@ hides one that was synced.
 
 import logging
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,12 +40,17 @@ from dagster_airbyte_assets._state import (
 )
 from dagster_airbyte_assets._sync import (
     AirbyteSyncFailure,
+    SyncInterrupted,
     materialize_results,
     spec_connection_id,
     sync_and_wait,
 )
-from dagster_airbyte_assets.client import AirbyteConnection
-from dagster_airbyte_assets.errors import AirbyteConfigurationError, AirbyteError
+from dagster_airbyte_assets.client import AirbyteClient, AirbyteConnection, AirbyteJob
+from dagster_airbyte_assets.errors import (
+    AirbyteConfigurationError,
+    AirbyteError,
+    AirbyteJobError,
+)
 from dagster_airbyte_assets.translator import (
     AirbyteStreamProps,
     DagsterAirbyteTranslator,
@@ -61,6 +69,7 @@ __all__ = [
     "load_airbyte_asset_specs",
     "load_airbyte_workspace_snapshot",
     "sync_and_materialize",
+    "sync_connections_and_materialize",
 ]
 
 logger = logging.getLogger("dagster_airbyte_assets")
@@ -220,37 +229,23 @@ def load_airbyte_asset_specs(
     return [spec for connection_specs in specs.values() for spec in connection_specs]
 
 
-def sync_and_materialize(
-    context: dg.AssetExecutionContext, workspace: "AirbyteWorkspace"
-) -> Iterator[dg.MaterializeResult]:
-    """Sync the connection behind ``context``'s assets and yield one result per stream asset.
+def _job_url(
+    client: AirbyteClient, workspace_id: str | None, connection_id: str, job_id: int | None
+) -> str | None:
+    if not workspace_id or job_id is None:
+        return None
+    return client.job_ui_url(workspace_id, connection_id, job_id)
 
-    The body of every asset built here; call it from an ``@airbyte_assets`` function too.
-    """
-    specs = list(context.assets_def.specs)
-    connection_id = spec_connection_id(specs)
-    workspace_id = str(specs[0].metadata.get(WORKSPACE_ID_KEY) or "") or None
-    client = workspace.get_client()
-    try:
-        job = sync_and_wait(
-            client,
-            connection_id,
-            poll_interval=workspace.poll_interval,
-            poll_timeout=workspace.poll_timeout,
-            cancel_on_termination=workspace.cancel_on_termination,
-            log=context.log,
-        )
-    except AirbyteError as exc:
-        job_id = getattr(exc, "job_id", None)
-        url = (
-            client.job_ui_url(workspace_id, connection_id, job_id)
-            if workspace_id and job_id is not None
-            else None
-        )
-        raise AirbyteSyncFailure(exc, job_url=url) from exc
-    url = client.job_ui_url(workspace_id, connection_id, job.job_id) if workspace_id else None
+
+def _emit(
+    context: dg.AssetExecutionContext,
+    job: AirbyteJob,
+    specs: Sequence[dg.AssetSpec],
+    job_url: str | None,
+) -> Iterator[dg.MaterializeResult]:
+    """Selected streams get a ``MaterializeResult``; streams that synced unselected, an event."""
     selected = context.selected_asset_keys
-    for result in materialize_results(job, specs, job_url=url, log=context.log):
+    for result in materialize_results(job, specs, job_url=job_url, log=context.log):
         if result.asset_key in selected:
             yield result
         else:
@@ -263,6 +258,144 @@ def sync_and_materialize(
                     metadata=result.metadata,
                 )
             )
+
+
+def _workspace_id(specs: Sequence[dg.AssetSpec]) -> str | None:
+    return str(specs[0].metadata.get(WORKSPACE_ID_KEY) or "") or None
+
+
+def sync_and_materialize(
+    context: dg.AssetExecutionContext, workspace: "AirbyteWorkspace"
+) -> Iterator[dg.MaterializeResult]:
+    """Sync the connection behind ``context``'s assets and yield one result per stream asset.
+
+    The body of every asset built here; call it from an ``@airbyte_assets`` function too.
+    """
+    specs = list(context.assets_def.specs)
+    connection_id = spec_connection_id(specs)
+    workspace_id = _workspace_id(specs)
+    client = workspace.get_client()
+    try:
+        job = sync_and_wait(
+            client,
+            connection_id,
+            poll_interval=workspace.poll_interval,
+            poll_timeout=workspace.poll_timeout,
+            cancel_on_termination=workspace.cancel_on_termination,
+            log=context.log,
+        )
+    except AirbyteError as exc:
+        url = _job_url(client, workspace_id, connection_id, getattr(exc, "job_id", None))
+        raise AirbyteSyncFailure(exc, job_url=url) from exc
+    yield from _emit(context, job, specs, _job_url(client, workspace_id, connection_id, job.job_id))
+
+
+class _QueuedLog:
+    """A logger for worker threads: messages go through a queue to the step's own thread.
+
+    Dagster's step logger writes events to the run; keeping every write on the step's thread
+    keeps their order and avoids sharing it across threads.
+    """
+
+    def __init__(self, messages: "queue.Queue[tuple[str, Any]]") -> None:
+        self._messages = messages
+
+    def info(self, message: str) -> None:
+        self._messages.put(("info", message))
+
+    def warning(self, message: str) -> None:
+        self._messages.put(("warning", message))
+
+
+def sync_connections_and_materialize(
+    context: dg.AssetExecutionContext,
+    workspace: "AirbyteWorkspace",
+    max_concurrent_syncs: int = 32,
+) -> Iterator[dg.MaterializeResult]:
+    """Sync every connection with a selected asset concurrently, from this one step.
+
+    Airbyte moves the data; a Dagster step only waits. One step with a thread per running sync
+    waits for 50 connections in about the time of the longest sync, in one process. Results are
+    yielded as each connection finishes; connections that failed are reported together at the
+    end, after every other connection's results. If the step is interrupted (run terminated),
+    every waiting thread cancels its Airbyte job before the step exits.
+    """
+    specs_by_connection: dict[str, list[dg.AssetSpec]] = {}
+    for spec in context.assets_def.specs:
+        cid = str(spec.metadata[MetadataKeys.CONNECTION_ID])
+        specs_by_connection.setdefault(cid, []).append(spec)
+    selected = context.selected_asset_keys
+    wanted = {
+        cid: specs
+        for cid, specs in specs_by_connection.items()
+        if any(spec.key in selected for spec in specs)
+    }
+    client = workspace.get_client()
+    stop = threading.Event()
+    messages: queue.Queue[tuple[str, Any]] = queue.Queue()
+    log = _QueuedLog(messages)
+
+    def interruptible_sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise SyncInterrupted("the Dagster step stopped")
+
+    def run(cid: str) -> None:
+        try:
+            job = sync_and_wait(
+                client,
+                cid,
+                poll_interval=workspace.poll_interval,
+                poll_timeout=workspace.poll_timeout,
+                cancel_on_termination=workspace.cancel_on_termination,
+                log=log,
+                sleep=interruptible_sleep,
+            )
+            messages.put(("done", (cid, job)))
+        except AirbyteError as exc:
+            messages.put(("failed", (cid, exc)))
+        except BaseException as exc:
+            messages.put(("crashed", (cid, exc)))
+
+    failures: list[tuple[str, AirbyteError]] = []
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_concurrent_syncs, len(wanted))))
+    try:
+        for cid in wanted:
+            pool.submit(run, cid)
+        remaining = len(wanted)
+        while remaining:
+            try:
+                # A timeout keeps the step's thread responsive to Dagster's interrupts.
+                kind, payload = messages.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if kind == "info":
+                context.log.info(payload)
+            elif kind == "warning":
+                context.log.warning(payload)
+            elif kind == "done":
+                remaining -= 1
+                cid, job = payload
+                specs = wanted[cid]
+                url = _job_url(client, _workspace_id(specs), cid, job.job_id)
+                yield from _emit(context, job, specs, url)
+            else:
+                remaining -= 1
+                cid, exc = payload
+                if kind == "crashed" and not isinstance(exc, AirbyteError):
+                    raise exc
+                failures.append((cid, exc))
+                context.log.error(f"Airbyte connection {cid}: {exc}")
+    finally:
+        # On an interruption, wake every waiting thread so it cancels its job, then wait for them.
+        stop.set()
+        pool.shutdown(wait=True)
+    if len(failures) == 1:
+        raise AirbyteSyncFailure(failures[0][1])
+    if failures:
+        summary = "; ".join(f"{cid}: {exc}" for cid, exc in failures)
+        raise AirbyteSyncFailure(
+            AirbyteJobError(f"{len(failures)} of {len(wanted)} Airbyte syncs failed: {summary}")
+        )
 
 
 def _op_name(connection: AirbyteConnection, taken: set[str]) -> str:
@@ -281,11 +414,19 @@ def build_airbyte_assets_definitions(
     state_path: str | os.PathLike[str] | None = None,
     refresh: RefreshPolicy = "if_missing",
     resource_key: str = DEFAULT_RESOURCE_KEY,
+    one_step: bool = False,
+    max_concurrent_syncs: int = 32,
 ) -> list[dg.AssetsDefinition]:
-    """One asset per selected stream of every connection, one ``multi_asset`` per connection.
+    """One asset per selected stream of every connection.
 
-    Materializing an asset runs its connection's sync through the ``AirbyteWorkspace`` resource
-    bound to ``resource_key`` (``"airbyte"`` by default)::
+    By default each connection is its own ``multi_asset`` (one Dagster step per connection:
+    per-connection retries, logs and failure). With ``one_step=True`` every connection shares one
+    ``multi_asset`` whose single step syncs the selected connections concurrently (at most
+    ``max_concurrent_syncs`` at once) and yields each connection's results as it finishes: many
+    syncs then cost one process, not one each.
+
+    Materializing runs the syncs through the ``AirbyteWorkspace`` resource bound to
+    ``resource_key`` (``"airbyte"`` by default)::
 
         airbyte = AirbyteWorkspace(url="http://localhost:8000")
         defs = dg.Definitions(
@@ -297,6 +438,11 @@ def build_airbyte_assets_definitions(
     specs_by_connection = _specs_for_connections(
         snapshot, translator or DagsterAirbyteTranslator(), connection_selector
     )
+    if one_step:
+        if not specs_by_connection:
+            return []
+        all_specs = [spec for specs in specs_by_connection.values() for spec in specs]
+        return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs)]
     connections = {c.connection_id: c for c in snapshot.connections}
     taken: set[str] = set()
     return [
@@ -320,6 +466,23 @@ def _connection_assets(
         yield from sync_and_materialize(context, getattr(context.resources, resource_key))
 
     return _sync_connection
+
+
+def _workspace_assets(
+    specs: Sequence[dg.AssetSpec], resource_key: str, max_concurrent_syncs: int
+) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name="airbyte_sync_connections",
+        specs=list(specs),
+        can_subset=True,
+        required_resource_keys={resource_key},
+    )
+    def _sync_connections(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+        yield from sync_connections_and_materialize(
+            context, getattr(context.resources, resource_key), max_concurrent_syncs
+        )
+
+    return _sync_connections
 
 
 def airbyte_assets(
