@@ -13,6 +13,12 @@ from dagster_airbyte_assets.assets import (
     build_airbyte_assets_definitions,
     load_airbyte_asset_specs,
     sync_and_materialize,
+    sync_connections_and_materialize,
+)
+from dagster_airbyte_assets.checks import (
+    SchemaDrift,
+    build_airbyte_schema_drift_checks,
+    compare_column_schemas,
 )
 from dagster_airbyte_assets.client import (
     AirbyteAttempt,
@@ -28,6 +34,7 @@ from dagster_airbyte_assets.client import (
     JobStatus,
     RetryPolicy,
 )
+from dagster_airbyte_assets.component import AirbyteAssetsComponent
 from dagster_airbyte_assets.errors import (
     AirbyteAuthenticationError,
     AirbyteBadRequestError,
@@ -43,11 +50,19 @@ from dagster_airbyte_assets.errors import (
     AirbyteNotAirbyteError,
     AirbyteNotFoundError,
     AirbyteRequestError,
+    AirbyteScheduleError,
     AirbyteServerError,
     AirbyteTimeoutError,
     SyncAlreadyRunningError,
 )
 from dagster_airbyte_assets.resource import AirbyteCloudWorkspace, AirbyteWorkspace
+from dagster_airbyte_assets.schedules import (
+    airbyte_schedule_to_cron,
+    build_airbyte_schedules,
+    hand_over_schedules_to_dagster,
+    quartz_to_cron,
+)
+from dagster_airbyte_assets.sensor import SyncSensorCursor, build_airbyte_sync_sensor
 from dagster_airbyte_assets.translator import (
     AirbyteStreamProps,
     DagsterAirbyteTranslator,
@@ -55,6 +70,7 @@ from dagster_airbyte_assets.translator import (
 )
 
 __all__ = [
+    "AirbyteAssetsComponent",
     "AirbyteAttempt",
     "AirbyteAuthenticationError",
     "AirbyteBadRequestError",
@@ -76,6 +92,7 @@ __all__ = [
     "AirbyteNotFoundError",
     "AirbyteRequestError",
     "AirbyteSchedule",
+    "AirbyteScheduleError",
     "AirbyteServerError",
     "AirbyteSource",
     "AirbyteStream",
@@ -89,11 +106,21 @@ __all__ = [
     "JobStatus",
     "MetadataKeys",
     "RetryPolicy",
+    "SchemaDrift",
     "SyncAlreadyRunningError",
+    "SyncSensorCursor",
     "__version__",
     "airbyte_assets",
+    "airbyte_schedule_to_cron",
     "build_airbyte_assets_definitions",
+    "build_airbyte_schedules",
+    "build_airbyte_schema_drift_checks",
+    "build_airbyte_sync_sensor",
+    "compare_column_schemas",
+    "hand_over_schedules_to_dagster",
     "load_airbyte_asset_specs",
+    "quartz_to_cron",
     "sync_and_materialize",
     "sync_and_wait",
+    "sync_connections_and_materialize",
 ]

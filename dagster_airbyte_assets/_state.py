@@ -28,6 +28,7 @@ __all__ = [
     "AirbyteWorkspaceSnapshot",
     "default_state_path",
     "fetch_workspace_snapshot",
+    "is_reconstruction",
     "read_snapshot",
     "write_snapshot",
 ]
@@ -55,6 +56,23 @@ class AirbyteWorkspaceSnapshot(BaseModel):
         if not self.ui_url:
             return None
         return f"{self.ui_url}/workspaces/{self.workspace_id}/connections/{connection_id}/status"
+
+
+def is_reconstruction() -> bool:
+    """True in a run worker rebuilding definitions that a code server already loaded.
+
+    Such a process must build exactly what the code server built, so it never fetches.
+    """
+    try:
+        from dagster._core.definitions.definitions_load_context import (
+            DefinitionsLoadContext,
+            DefinitionsLoadType,
+        )
+    except ImportError:  # pragma: no cover - private API moved
+        return False
+    if not DefinitionsLoadContext.is_set():
+        return False
+    return DefinitionsLoadContext.get().load_type == DefinitionsLoadType.RECONSTRUCTION
 
 
 def default_state_path(api_url: str, workspace_id: str | None) -> Path:

@@ -35,6 +35,7 @@ from dagster_airbyte_assets._state import (
     AirbyteWorkspaceSnapshot,
     default_state_path,
     fetch_workspace_snapshot,
+    is_reconstruction,
     read_snapshot,
     write_snapshot,
 )
@@ -82,20 +83,6 @@ RefreshPolicy = Literal["if_missing", "always", "never"]
 ConnectionSelector = Callable[[AirbyteConnection], bool]
 
 
-def _is_reconstruction() -> bool:
-    """True in a run worker rebuilding definitions that a code server already loaded."""
-    try:
-        from dagster._core.definitions.definitions_load_context import (
-            DefinitionsLoadContext,
-            DefinitionsLoadType,
-        )
-    except ImportError:  # pragma: no cover - private API moved
-        return False
-    if not DefinitionsLoadContext.is_set():
-        return False
-    return DefinitionsLoadContext.get().load_type == DefinitionsLoadType.RECONSTRUCTION
-
-
 def load_airbyte_workspace_snapshot(
     workspace: "AirbyteWorkspace",
     *,
@@ -110,7 +97,7 @@ def load_airbyte_workspace_snapshot(
     )
     saved = read_snapshot(path)
     forced = os.environ.get(REFRESH_ENV, "").lower() in ("1", "true", "yes")
-    if saved is not None and (_is_reconstruction() or (refresh != "always" and not forced)):
+    if saved is not None and (is_reconstruction() or (refresh != "always" and not forced)):
         return saved
     if refresh == "never" and not forced:
         raise AirbyteConfigurationError(

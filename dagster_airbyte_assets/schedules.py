@@ -34,11 +34,14 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from dagster_airbyte_assets._state import AirbyteWorkspaceSnapshot, default_state_path
+from dagster_airbyte_assets._state import (
+    AirbyteWorkspaceSnapshot,
+    default_state_path,
+    is_reconstruction,
+)
 from dagster_airbyte_assets.assets import (
     ConnectionSelector,
     RefreshPolicy,
-    _is_reconstruction,
     load_airbyte_workspace_snapshot,
 )
 from dagster_airbyte_assets.client import AirbyteConnection, AirbyteSchedule
@@ -410,7 +413,7 @@ def build_airbyte_schedules(
 
     handed_over_file = _handed_over_path(snapshot_path)
     handed_over = _read_handed_over(handed_over_file)
-    if take_over_scheduling and not _is_reconstruction():
+    if take_over_scheduling and not is_reconstruction():
         to_take = [c for c in connections if c.schedule.schedule_type != "manual"]
         taken_now = hand_over_schedules_to_dagster(workspace, to_take)
         if taken_now:
