@@ -121,12 +121,19 @@ def fetch_workspace_snapshot(
 ) -> AirbyteWorkspaceSnapshot:
     """Fetch connections (with stream catalogs) and their destinations.
 
-    Where one list call returns every connection with its catalog (the Config API), a cold load
-    costs a handful of calls whatever the workspace size. Otherwise each connection is fetched
-    once, concurrently but bounded by ``max_concurrency``.
+    Where one list call returns every connection with its catalog (the Config API's
+    ``connections/list``, used in both dialects when reachable), a cold load costs a handful of
+    calls whatever the workspace size. Otherwise each connection is fetched once, concurrently
+    but bounded by ``max_concurrency``, and each distinct destination once.
     """
-    connections = client.list_connections(workspace_id)
+    connections = client.list_connections(workspace_id, with_schemas=True)
     incomplete = [c for c in connections if not c.has_json_schemas]
+    if incomplete:
+        # One probe first: where no API can give schemas (a Public-API-only deployment), one
+        # more call per connection would only fetch the same data again.
+        probe = client.get_connection(incomplete[0].connection_id)
+        if not probe.has_json_schemas:
+            incomplete = []
     if incomplete:
         with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
             detailed = dict(

@@ -237,13 +237,23 @@ class AirbyteClient:
         return self._dialect.get_destination(destination_id)
 
     # -- connections ------------------------------------------------------------------------------
-    def list_connections(self, workspace_id: str) -> list[AirbyteConnection]:
+    def list_connections(
+        self, workspace_id: str, *, with_schemas: bool = False
+    ) -> list[AirbyteConnection]:
         """Every connection of the workspace (all pages).
 
         Config dialect: with catalogs and JSON schemas. Public dialect: streams come from
         ``configurations`` (selected streams only, ``has_json_schemas=False``); call
-        ``get_connection`` for schemas.
+        ``get_connection`` for schemas. With ``with_schemas=True`` the public dialect first asks
+        the Config API's ``connections/list``, which returns every catalog in one call, so
+        loading a large workspace costs a handful of calls instead of one per connection.
         """
+        if with_schemas and self.api == "public":
+            rich = self._via_config(
+                lambda c: c.list_connections(workspace_id), "stream column schemas will be missing"
+            )
+            if rich is not None:
+                return cast(list[AirbyteConnection], rich)
         return self._dialect.list_connections(workspace_id)
 
     def get_connection(self, connection_id: str) -> AirbyteConnection:
