@@ -7,6 +7,7 @@ never go green by skipping the tests that matter.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -51,9 +52,8 @@ def _admin_connection():  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.fixture
-def pg_database() -> Iterator[PostgresDatabase]:
-    """A fresh, empty database; dropped afterwards."""
+@contextlib.contextmanager
+def _throwaway_database() -> Iterator[PostgresDatabase]:
     try:
         admin = _admin_connection()
     except Exception as exc:  # pragma: no cover - depends on the machine
@@ -67,6 +67,20 @@ def pg_database() -> Iterator[PostgresDatabase]:
             yield PostgresDatabase(PG_HOST, PG_PORT, PG_USER, name)
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database() -> Iterator[PostgresDatabase]:
+    """A fresh, empty database; dropped afterwards."""
+    with _throwaway_database() as database:
+        yield database
+
+
+@pytest.fixture
+def warehouse_database() -> Iterator[PostgresDatabase]:
+    """A second fresh database, for tests that need a source and a destination."""
+    with _throwaway_database() as database:
+        yield database
 
 
 # -- local Airbyte ------------------------------------------------------------------------------
