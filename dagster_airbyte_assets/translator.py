@@ -16,13 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 
+from dagster_airbyte_assets._names import airbyte_name, destination_identifier
 from dagster_airbyte_assets.client import AirbyteConnection, AirbyteDestination, AirbyteStream
 
 __all__ = [
@@ -62,28 +62,16 @@ class MetadataKeys:
     COLUMN_SCHEMA = "dagster/column_schema"
 
 
-# Destinations that fold identifiers to lower case and replace anything else with "_", as
-# Airbyte's typing-and-deduping destinations do; table names are predicted the same way.
-_LOWERCASING_DESTINATIONS = frozenset({"postgres", "duckdb", "redshift", "motherduck", "mssql"})
 _DEFAULT_SCHEMAS = {"postgres": "public", "duckdb": "main", "redshift": "public"}
 
 
 def sanitize_name(name: str) -> str:
-    """Make ``name`` a valid Dagster name part (``[A-Za-z0-9_]``), keeping it readable.
+    """Make ``name`` a valid Dagster name part (``[A-Za-z0-9_]``) by Airbyte's own rule.
 
-    Accents are folded (``é`` → ``e``) before anything else becomes ``_``; an empty result
-    becomes ``_`` so a key part is never empty.
+    Accents are dropped (``é`` → ``e``), anything else outside ``[A-Za-z0-9_]`` becomes ``_``, so
+    a key part reads like the table Airbyte creates and is never empty.
     """
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    cleaned = re.sub(r"[^A-Za-z0-9_]", "_", folded)
-    return cleaned or "_"
-
-
-def _destination_identifier(name: str, destination_type: str | None) -> str:
-    """The identifier a destination creates for ``name`` (table or schema)."""
-    if destination_type in _LOWERCASING_DESTINATIONS:
-        return sanitize_name(name).lower()
-    return name
+    return airbyte_name(name)
 
 
 def destination_namespace(
@@ -213,12 +201,12 @@ class AirbyteStreamProps:
     def namespace(self) -> str | None:
         """The schema the table lands in (``None`` when the destination has no schemas)."""
         namespace = destination_namespace(self.connection, self.stream, self.destination)
-        return _destination_identifier(namespace, self.destination_type) if namespace else None
+        return destination_identifier(namespace, self.destination_type) if namespace else None
 
     @property
     def table(self) -> str:
         """The table name the rows land in: the connection prefix plus the stream name."""
-        return _destination_identifier(
+        return destination_identifier(
             f"{self.connection.prefix or ''}{self.stream.name}", self.destination_type
         )
 

@@ -99,7 +99,8 @@ class LocalAirbyteApp:
             return
         path = scope["path"]
         if self.test_controls:
-            self.faults.count(f"{scope['method']} {path}")
+            agent = dict(scope.get("headers") or []).get(b"user-agent", b"")
+            self.faults.count(f"{scope['method']} {path}", agent.decode("latin-1"))
             delay, action, plan = self.faults.decide(path)
             if delay:
                 await asyncio.sleep(delay)
@@ -108,6 +109,9 @@ class LocalAirbyteApp:
                 return
             if action == "fail" and plan is not None:
                 await _send_failure(send, path, plan.fail_status, plan.retry_after)
+                return
+            if action == "limit" and plan is not None:
+                await _send_failure(send, path, 429, plan.retry_after or 1)
                 return
         headers = dict(scope.get("headers") or [])
         authorization = headers.get(b"authorization")

@@ -201,8 +201,14 @@ class JobEngine:
 
     # -- starting and cancelling ---------------------------------------------------------------
 
-    def start(self, connection_id: str, config_type: str = "sync") -> dict[str, Any]:
-        """Create a job for the connection and run it; 409 if one is already running."""
+    def start(
+        self, connection_id: str, config_type: str = "sync", *, scheduled_at: float | None = None
+    ) -> dict[str, Any]:
+        """Create a job for the connection and run it; 409 if one is already running.
+
+        ``scheduled_at``: the scheduler's "now" that made the job due, kept on the job so the
+        next run counts from it (a tick with a simulated clock stays consistent).
+        """
         connection = self.store.get("connections", connection_id)
         if connection is None:
             raise NotFound("connection", connection_id)
@@ -225,6 +231,8 @@ class JobEngine:
                 "enabledStreams": enabled,
                 "attempts": [],
             }
+            if scheduled_at is not None:
+                job["scheduledAt"] = scheduled_at
             self.store.create_job(job)
             self._spawn_locked(job["id"])
         return job
@@ -539,7 +547,7 @@ class JobEngine:
             if due is None or due > now:
                 continue
             try:
-                started.append(self.start(connection["connectionId"])["id"])
+                started.append(self.start(connection["connectionId"], scheduled_at=now)["id"])
             except (Conflict, NotFound):
                 continue
         return started
@@ -557,7 +565,10 @@ def _replace(stream: ConfiguredStream, **changes: Any) -> ConfiguredStream:
 
 def _next_run(connection: dict[str, Any], last_job: dict[str, Any] | None) -> float | None:
     """When the connection's schedule wants its next sync (epoch seconds), or None (manual)."""
-    since = last_job["createdAt"] if last_job else connection.get("created_at", 0)
+    if last_job is None:
+        since = connection.get("created_at", 0)
+    else:
+        since = max(last_job["createdAt"], last_job.get("scheduledAt") or 0)
     kind = connection.get("scheduleType") or "manual"
     data = connection.get("scheduleData") or {}
     if kind == "basic":

@@ -1,7 +1,8 @@
 """Test controls under ``/_local/`` (not part of Airbyte's API); off unless enabled at start-up.
 
 Faults (latency, failing statuses, dropped connections) apply to Airbyte API requests only, so
-a test can always reach the controls themselves. Request counters let tests count API calls.
+a test can always reach the controls themselves. Request counters let tests count API calls,
+also per ``User-Agent`` so that two clients measured at once against one server stay apart.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Body
@@ -21,6 +23,7 @@ from fastapi.responses import Response
 from .api_errors import InvalidInput, NotFound
 from .auth import TokenIssuer
 from .service import Service, get_field, require_object
+from .store import TERMINAL_STATUSES
 
 __all__ = ["FaultPlan", "Faults", "build_router"]
 
@@ -34,6 +37,12 @@ class FaultPlan:
     drop_rate: float = 0.0
     path_regex: str | None = None
     seed: int | None = None
+    # Besides ``fail_rate``: a share answered 429 with ``Retry-After``, so one plan can mix
+    # server errors and rate limits as a real overloaded deployment does.
+    limit_rate: float = 0.0
+    # Latency spikes: a share of requests delayed by ``spike_ms`` on top of ``latency_ms``.
+    spike_rate: float = 0.0
+    spike_ms: int = 0
 
 
 class Faults:
@@ -45,6 +54,7 @@ class Faults:
         self._pattern: re.Pattern[str] | None = None
         self._random = random.Random()
         self.counts: Counter[str] = Counter()
+        self.agents: Counter[str] = Counter()
 
     def set(self, plan: FaultPlan) -> None:
         with self._lock:
@@ -57,20 +67,26 @@ class Faults:
             self.plan = None
             self._pattern = None
 
-    def count(self, route: str) -> None:
+    def count(self, route: str, agent: str = "") -> None:
         with self._lock:
             self.counts[route] += 1
+            self.agents[agent[:100]] += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"total": sum(self.counts.values()), "by_route": dict(self.counts)}
+            return {
+                "total": sum(self.counts.values()),
+                "by_route": dict(self.counts),
+                "by_agent": dict(self.agents),
+            }
 
     def reset_counts(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.agents.clear()
 
     def decide(self, path: str) -> tuple[float, str | None, FaultPlan | None]:
-        """``(latency seconds, "drop" | "fail" | None, plan)`` for one request."""
+        """``(latency seconds, "drop" | "fail" | "limit" | None, plan)`` for one request."""
         with self._lock:
             plan = self.plan
             if plan is None or (self._pattern is not None and not self._pattern.search(path)):
@@ -80,7 +96,12 @@ class Faults:
                 action = "drop"
             elif plan.fail_rate and self._random.random() < plan.fail_rate:
                 action = "fail"
-            return plan.latency_ms / 1000.0, action, plan
+            elif plan.limit_rate and self._random.random() < plan.limit_rate:
+                action = "limit"
+            latency = plan.latency_ms
+            if plan.spike_rate and self._random.random() < plan.spike_rate:
+                latency += plan.spike_ms
+            return latency / 1000.0, action, plan
 
 
 def _number(body: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
@@ -92,6 +113,22 @@ def _number(body: dict[str, Any], name: str, default: float, low: float, high: f
     return float(value)
 
 
+def _moment(value: Any) -> float | None:
+    """Epoch seconds from a number or an ISO-8601 string with an offset (``Z`` allowed)."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment.timestamp()
+    raise InvalidInput("now", "must be epoch seconds or an ISO-8601 time with an offset", value)
+
+
 def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRouter:
     router = APIRouter(prefix="/_local")
 
@@ -99,6 +136,7 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
     def set_faults(body: Any = Body(None)) -> dict[str, Any]:
         data = require_object(body)
         status = int(_number(data, "fail_status", 503, 100, 599))
+        limit_rate = _number(data, "limit_rate", 0.0, 0.0, 1.0)
         retry_after = data.get("retry_after")
         if retry_after is None and status == 429:
             retry_after = 1
@@ -116,6 +154,9 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
             drop_rate=_number(data, "drop_rate", 0.0, 0.0, 1.0),
             path_regex=pattern,
             seed=data.get("seed"),
+            limit_rate=limit_rate,
+            spike_rate=_number(data, "spike_rate", 0.0, 0.0, 1.0),
+            spike_ms=int(_number(data, "spike_ms", 0, 0, 60_000)),
         )
         faults.set(plan)
         return {"faults": plan.__dict__}
@@ -166,6 +207,29 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
         service.engine.forced_status[job["id"]] = status
         return {"jobId": job["id"], "status": status}
 
+    @router.get("/jobs/{job_id}/timeline")
+    def timeline(job_id: str) -> dict[str, Any]:
+        """A job's milestones as float epoch seconds (the APIs round them to whole seconds)."""
+        job = service.job(job_id)
+        terminal = job["status"] in TERMINAL_STATUSES
+        return {
+            "jobId": job["id"],
+            "status": job["status"],
+            "createdAt": job.get("createdAt"),
+            "startedAt": job.get("startedAt"),
+            "updatedAt": job.get("updatedAt"),
+            # The last save is the one that made the terminal status visible to clients.
+            "endedAt": job.get("updatedAt") if terminal else None,
+            "attempts": [
+                {
+                    "status": a.get("status"),
+                    "createdAt": a.get("createdAt"),
+                    "endedAt": a.get("endedAt"),
+                }
+                for a in job.get("attempts", [])
+            ],
+        }
+
     @router.delete("/jobs/{job_id}")
     def delete_job(job_id: str) -> Response:
         job = service.job(job_id)
@@ -192,8 +256,14 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
         return {"workspaceId": workspace_id, "connectionIds": _bulk(service, workspace_id, n, m)}
 
     @router.post("/scheduler/tick")
-    def tick() -> dict[str, Any]:
-        return {"startedJobIds": service.engine.tick()}
+    def tick(body: Any = Body(None)) -> dict[str, Any]:
+        """One scheduler pass; ``{"now": <epoch seconds | ISO-8601>}`` decides what is due.
+
+        Jobs themselves still start and run on the real clock: only "is it due" uses ``now``,
+        which is what lets a test fire an hourly or cron schedule without waiting for it.
+        """
+        now = _moment(require_object(body).get("now"))
+        return {"startedJobIds": service.engine.tick(now)}
 
     return router
 

@@ -11,151 +11,29 @@ from fastapi.responses import JSONResponse, Response
 
 from .api_errors import InvalidInput
 from .auth import TokenIssuer
-from .service import Service, destination_slug, get_field, require_object, source_slug
-from .store import TERMINAL_STATUSES
+from .public_shapes import (
+    JOB_TYPES,
+    SYNC_MODES,
+    actor_create,
+    actor_update,
+    connection_fields,
+    connection_response,
+    destination_response,
+    iso_duration,
+    iso_utc,
+    job_response,
+    select_streams,
+    source_response,
+    workspace_response,
+)
+from .service import Service, get_field, require_object
 
 __all__ = ["PREFIX", "build_router", "iso_duration", "iso_utc", "job_response"]
 
 PREFIX = "/api/public/v1"
 
-_JOB_TYPES = {"sync": "sync", "reset_connection": "reset", "refresh": "refresh", "clear": "clear"}
-_CONFIG_TYPES = {v: k for k, v in _JOB_TYPES.items()}
+_CONFIG_TYPES = {v: k for k, v in JOB_TYPES.items()}
 _JOB_STATUSES = ("pending", "queued", "running", "incomplete", "failed", "succeeded", "cancelled")
-_SYNC_MODES = {
-    ("full_refresh", "overwrite"): "full_refresh_overwrite",
-    ("full_refresh", "overwrite_dedup"): "full_refresh_overwrite_deduped",
-    ("full_refresh", "append"): "full_refresh_append",
-    ("incremental", "append"): "incremental_append",
-    ("incremental", "append_dedup"): "incremental_deduped_history",
-}
-_SPLIT_MODES = {v: k for k, v in _SYNC_MODES.items()}
-
-
-def iso_utc(epoch: float) -> str:
-    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def iso_duration(seconds: float) -> str:
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
-    return text + (f"{secs}S" if secs or text == "PT" else "")
-
-
-def job_response(job: dict[str, Any]) -> dict[str, Any]:
-    """Config job -> ``JobResponse`` as Airbyte's mapper does it (see DIGEST §2.3)."""
-    stats = job.get("aggregatedStats") or {}
-    body: dict[str, Any] = {
-        "jobId": job["id"],
-        "status": job["status"],
-        "jobType": _JOB_TYPES.get(job["configType"], "sync"),
-        "startTime": iso_utc(job["createdAt"]),
-        "connectionId": job["connectionId"],
-        "bytesSynced": int(stats.get("bytesCommitted", 0)),
-        "rowsSynced": int(stats.get("recordsCommitted", 0)),
-    }
-    if job["status"] in TERMINAL_STATUSES:
-        body["lastUpdatedAt"] = iso_utc(job["updatedAt"])
-    if job["status"] != "pending":
-        body["duration"] = iso_duration(job["updatedAt"] - job["createdAt"])
-    return body
-
-
-def _workspace_response(ws: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "workspaceId": ws["workspaceId"],
-        "name": ws["name"],
-        "dataResidency": "auto",
-        "notifications": {},
-    }
-
-
-def _source_response(service: Service, source: dict[str, Any]) -> dict[str, Any]:
-    try:
-        slug = source_slug(service.connector_of("sources", source))
-    except Exception:
-        slug = ""
-    return {
-        "sourceId": source["sourceId"],
-        "name": source["name"],
-        "sourceType": slug,
-        "definitionId": source["sourceDefinitionId"],
-        "workspaceId": source["workspaceId"],
-        "configuration": service.masked_config("sources", source),
-        "createdAt": source["createdAt"],
-    }
-
-
-def _destination_response(service: Service, dest: dict[str, Any]) -> dict[str, Any]:
-    try:
-        slug = destination_slug(service.connector_of("destinations", dest))
-    except Exception:
-        slug = ""
-    return {
-        "destinationId": dest["destinationId"],
-        "name": dest["name"],
-        "destinationType": slug,
-        "definitionId": dest["destinationDefinitionId"],
-        "workspaceId": dest["workspaceId"],
-        "configuration": service.masked_config("destinations", dest),
-        "createdAt": dest["createdAt"],
-    }
-
-
-def _schedule_response(connection: dict[str, Any]) -> dict[str, Any]:
-    kind = connection.get("scheduleType") or "manual"
-    body: dict[str, Any] = {"scheduleType": kind}
-    data = connection.get("scheduleData") or {}
-    if kind == "cron" and data.get("cron"):
-        cron = data["cron"]
-        body["cronExpression"] = f"{cron['cronExpression']} {cron.get('cronTimeZone') or 'UTC'}"
-    if kind == "basic":
-        basic = data.get("basicSchedule") or connection.get("schedule") or {}
-        body["basicTiming"] = f"Every {basic.get('units')} {str(basic.get('timeUnit')).upper()}"
-    return body
-
-
-def connection_response(connection: dict[str, Any]) -> dict[str, Any]:
-    streams = []
-    for item in connection["syncCatalog"]["streams"]:
-        stream, config = item["stream"], item["config"]
-        if not config.get("selected", True):
-            continue
-        entry: dict[str, Any] = {
-            "name": stream["name"],
-            "syncMode": _SYNC_MODES.get(
-                (config["syncMode"], config["destinationSyncMode"]), "full_refresh_overwrite"
-            ),
-            "cursorField": config.get("cursorField") or [],
-            "primaryKey": config.get("primaryKey") or [],
-        }
-        if stream.get("namespace"):
-            entry["namespace"] = stream["namespace"]
-        streams.append(entry)
-    definition = connection.get("namespaceDefinition") or "destination"
-    body: dict[str, Any] = {
-        "connectionId": connection["connectionId"],
-        "name": connection["name"],
-        "sourceId": connection["sourceId"],
-        "destinationId": connection["destinationId"],
-        "workspaceId": connection["workspaceId"],
-        "status": connection["status"],
-        "schedule": _schedule_response(connection),
-        "dataResidency": "auto",
-        "nonBreakingSchemaUpdatesBehavior": {"disable": "disable_connection"}.get(
-            connection.get("nonBreakingChangesPreference") or "ignore",
-            connection.get("nonBreakingChangesPreference") or "ignore",
-        ),
-        "namespaceDefinition": "custom_format" if definition == "customformat" else definition,
-        "prefix": connection.get("prefix") or "",
-        "configurations": {"streams": streams},
-        "createdAt": connection.get("created_at", 0),
-        "tags": [],
-    }
-    if connection.get("namespaceFormat") is not None:
-        body["namespaceFormat"] = connection["namespaceFormat"]
-    return body
 
 
 # -- query parameters ----------------------------------------------------------------------------
@@ -250,38 +128,44 @@ def build_router(service: Service, tokens: TokenIssuer) -> APIRouter:
     def workspaces(request: Request) -> dict[str, Any]:
         ids = _ids(request, "workspaceIds")
         return _page(
-            request, [_workspace_response(w) for w in service.store.list("workspaces", ids)]
+            request, [workspace_response(w) for w in service.store.list("workspaces", ids)]
         )
+
+    @router.post("/workspaces")
+    def create_workspace(body: Any = Body(None)) -> dict[str, Any]:
+        name = get_field(require_object(body), "name")
+        if not name.strip():
+            raise InvalidInput("name", "must not be blank", name)
+        return workspace_response(service.create_workspace(name))
 
     @router.get("/workspaces/{workspace_id}")
     def workspace(workspace_id: str) -> dict[str, Any]:
-        return _workspace_response(service.workspace(workspace_id))
+        return workspace_response(service.workspace(workspace_id))
 
-    @router.get("/sources")
-    def sources(request: Request) -> dict[str, Any]:
-        ids = _workspace_filter(service, request)
-        items = [_source_response(service, s) for s in service.store.list("sources", ids)]
-        return _page(request, items)
-
-    @router.get("/sources/{source_id}")
-    def source(source_id: str) -> dict[str, Any]:
-        return _source_response(service, service.actor("sources", source_id))
-
-    @router.get("/destinations")
-    def destinations(request: Request) -> dict[str, Any]:
-        ids = _workspace_filter(service, request)
-        items = [_destination_response(service, d) for d in service.store.list("destinations", ids)]
-        return _page(request, items)
-
-    @router.get("/destinations/{destination_id}")
-    def destination(destination_id: str) -> dict[str, Any]:
-        return _destination_response(service, service.actor("destinations", destination_id))
+    _actor_routes(router, service, "sources", source_response)
+    _actor_routes(router, service, "destinations", destination_response)
 
     @router.get("/connections")
     def connections(request: Request) -> dict[str, Any]:
         ids = _workspace_filter(service, request)
         items = [connection_response(c) for c in service.store.list("connections", ids)]
         return _page(request, items)
+
+    @router.post("/connections")
+    def create_connection(body: Any = Body(None)) -> dict[str, Any]:
+        request_body = require_object(body)
+        create: dict[str, Any] = {
+            "sourceId": get_field(request_body, "sourceId", "uuid"),
+            "destinationId": get_field(request_body, "destinationId", "uuid"),
+            **connection_fields(request_body),
+        }
+        configurations = require_object(request_body.get("configurations"), "configurations")
+        source = service.actor("sources", create["sourceId"])
+        service.actor("destinations", create["destinationId"])
+        create["syncCatalog"] = select_streams(
+            service.discovered_catalog(source), configurations, allow_empty=True
+        )
+        return connection_response(service.create_connection(create))
 
     @router.get("/connections/{connection_id}")
     def connection(connection_id: str) -> dict[str, Any]:
@@ -291,25 +175,21 @@ def build_router(service: Service, tokens: TokenIssuer) -> APIRouter:
     def patch_connection(connection_id: str, body: Any = Body(None)) -> dict[str, Any]:
         patch = require_object(body)
         current = service.connection(connection_id)
-        update: dict[str, Any] = {"connectionId": current["connectionId"]}
-        for key in ("name", "prefix", "namespaceFormat", "status"):
-            if key in patch:
-                update[key] = patch[key]
-        if "namespaceDefinition" in patch:
-            value = patch["namespaceDefinition"]
-            update["namespaceDefinition"] = "customformat" if value == "custom_format" else value
-        if "nonBreakingSchemaUpdatesBehavior" in patch:
-            value = patch["nonBreakingSchemaUpdatesBehavior"]
-            update["nonBreakingChangesPreference"] = (
-                "disable" if value == "disable_connection" else value
-            )
-        if patch.get("schedule") is not None:
-            update.update(_schedule_update(require_object(patch["schedule"], "schedule")))
+        update: dict[str, Any] = {
+            "connectionId": current["connectionId"],
+            **connection_fields(patch),
+        }
         if patch.get("configurations") is not None:
-            update["syncCatalog"] = _catalog_update(
-                current, require_object(patch["configurations"], "configurations")
+            configurations = require_object(patch["configurations"], "configurations")
+            update["syncCatalog"] = select_streams(
+                current["syncCatalog"], configurations, allow_empty=False
             )
         return connection_response(service.update_connection(update))
+
+    @router.delete("/connections/{connection_id}")
+    def delete_connection(connection_id: str) -> Response:
+        service.delete_connection(connection_id)
+        return Response(status_code=204)
 
     @router.get("/streams")
     def streams(request: Request) -> list[dict[str, Any]]:
@@ -328,9 +208,7 @@ def build_router(service: Service, tokens: TokenIssuer) -> APIRouter:
         result = []
         for s in discovered:
             modes = [
-                mode
-                for (sync, _dest), mode in _SYNC_MODES.items()
-                if sync in s.supported_sync_modes
+                mode for (sync, _dest), mode in SYNC_MODES.items() if sync in s.supported_sync_modes
             ]
             item: dict[str, Any] = {
                 "streamName": s.name,
@@ -411,50 +289,35 @@ def build_router(service: Service, tokens: TokenIssuer) -> APIRouter:
     return router
 
 
-def _schedule_update(schedule: dict[str, Any]) -> dict[str, Any]:
-    kind = get_field(schedule, "scheduleType", choices=("manual", "cron", "basic"))
-    if kind == "manual":
-        return {"scheduleType": "manual"}
-    if kind == "basic":
-        timing = str(schedule.get("basicTiming") or "")
-        parts = timing.split()
-        if len(parts) != 3 or parts[0] != "Every" or not parts[1].isdigit():
-            raise InvalidInput("schedule.basicTiming", "must look like 'Every 24 HOURS'", timing)
-        basic = {"units": int(parts[1]), "timeUnit": parts[2].lower()}
-        return {"scheduleType": "basic", "scheduleData": {"basicSchedule": basic}}
-    expression = str(get_field(schedule, "cronExpression")).split()
-    zone = "UTC"
-    if len(expression) >= 7 and not expression[-1][0].isdigit() and expression[-1] not in "*?":
-        zone = expression.pop()
-    cron = {"cronExpression": " ".join(expression), "cronTimeZone": zone}
-    return {"scheduleType": "cron", "scheduleData": {"cron": cron}}
+def _actor_routes(router: APIRouter, service: Service, kind: str, render: Any) -> None:
+    """``GET`` (list, one), ``POST``, ``PATCH``, ``PUT`` and ``DELETE`` for sources or destinations."""
+    path = f"/{kind}/{{actor_id}}"
 
+    def list_actors(request: Request) -> dict[str, Any]:
+        ids = _workspace_filter(service, request)
+        return _page(request, [render(service, a) for a in service.store.list(kind, ids)])
 
-def _catalog_update(current: dict[str, Any], configurations: dict[str, Any]) -> dict[str, Any]:
-    """The streams listed become the selected ones, with their (folded) sync modes."""
-    wanted = {}
-    for index, item in enumerate(get_field(configurations, "streams", "list")):
-        item = require_object(item, f"configurations.streams[{index}]")
-        wanted[get_field(item, "name")] = item
-    known = {i["stream"]["name"] for i in current["syncCatalog"]["streams"]}
-    for name in wanted:
-        if name not in known:
-            raise InvalidInput("configurations.streams", f"the source has no stream {name!r}", name)
-    streams = []
-    for item in current["syncCatalog"]["streams"]:
-        config = dict(item["config"])
-        want = wanted.get(item["stream"]["name"])
-        config["selected"] = want is not None
-        if want is not None:
-            if want.get("syncMode"):
-                if want["syncMode"] not in _SPLIT_MODES:
-                    raise InvalidInput(
-                        "configurations.streams.syncMode", "unsupported", want["syncMode"]
-                    )
-                config["syncMode"], config["destinationSyncMode"] = _SPLIT_MODES[want["syncMode"]]
-            if want.get("cursorField") is not None:
-                config["cursorField"] = want["cursorField"]
-            if want.get("primaryKey") is not None:
-                config["primaryKey"] = want["primaryKey"]
-        streams.append({"stream": item["stream"], "config": config})
-    return {"streams": streams}
+    def get_actor(actor_id: str) -> dict[str, Any]:
+        return render(service, service.actor(kind, actor_id))
+
+    def create_actor(body: Any = Body(None)) -> dict[str, Any]:
+        return render(service, actor_create(service, kind, require_object(body)))
+
+    def patch_actor(actor_id: str, body: Any = Body(None)) -> dict[str, Any]:
+        data = require_object(body)
+        return render(service, actor_update(service, kind, actor_id, data, replace=False))
+
+    def put_actor(actor_id: str, body: Any = Body(None)) -> dict[str, Any]:
+        data = require_object(body)
+        return render(service, actor_update(service, kind, actor_id, data, replace=True))
+
+    def delete_actor(actor_id: str) -> Response:
+        service.delete_actor(kind, actor_id)
+        return Response(status_code=204)
+
+    router.add_api_route(f"/{kind}", list_actors, methods=["GET"])
+    router.add_api_route(f"/{kind}", create_actor, methods=["POST"])
+    router.add_api_route(path, get_actor, methods=["GET"])
+    router.add_api_route(path, patch_actor, methods=["PATCH"])
+    router.add_api_route(path, put_actor, methods=["PUT"])
+    router.add_api_route(path, delete_actor, methods=["DELETE"])

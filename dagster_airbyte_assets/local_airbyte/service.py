@@ -22,10 +22,12 @@ from .store import Store
 
 __all__ = [
     "MASK",
+    "TIME_UNITS",
     "Service",
     "Settings",
     "destination_slug",
     "get_field",
+    "merge_config",
     "require_object",
     "source_slug",
 ]
@@ -115,6 +117,13 @@ def unmask(new: Any, old: Any) -> Any:
         return {k: (old_d.get(k) if v == MASK else unmask(v, old_d.get(k))) for k, v in new.items()}
     if isinstance(new, list):
         return [unmask(v, None) for v in new]
+    return new
+
+
+def merge_config(old: Any, new: Any) -> Any:
+    """``new`` laid over ``old``: nested objects merge key by key, anything else is replaced."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {**old, **{k: merge_config(old.get(k), v) for k, v in new.items()}}
     return new
 
 
@@ -241,13 +250,22 @@ class Service:
         return body
 
     def update_actor(
-        self, kind: str, actor_id: str, name: str | None, config: dict[str, Any] | None
+        self,
+        kind: str,
+        actor_id: str,
+        name: str | None,
+        config: dict[str, Any] | None,
+        *,
+        merge: bool = False,
     ) -> dict[str, Any]:
+        """Replace (or, with ``merge``, deep-merge into) the stored configuration."""
         actor = self.actor(kind, actor_id)
         if name is not None:
             actor["name"] = name
         if config is not None:
-            actor["connectionConfiguration"] = unmask(config, actor["connectionConfiguration"])
+            stored = actor["connectionConfiguration"]
+            new = unmask(config, stored)
+            actor["connectionConfiguration"] = merge_config(stored, new) if merge else new
         self.store.put(kind, actor_id, actor, actor["workspaceId"])
         return actor
 
@@ -256,7 +274,7 @@ class Service:
         key = "sourceId" if kind == "sources" else "destinationId"
         for connection in self.store.list("connections"):
             if connection.get(key) == actor_id:
-                self.store.delete("connections", connection["connectionId"])
+                self.delete_connection(connection["connectionId"])
         self.store.delete(kind, actor_id)
 
     def masked_config(self, kind: str, actor: dict[str, Any]) -> Any:
@@ -279,6 +297,13 @@ class Service:
     def discover(self, source: dict[str, Any]) -> list[DiscoveredStream]:
         connector = self.connector_of("sources", source)
         return list(connector.discover(source["connectionConfiguration"]))
+
+    def discovered_catalog(self, source: dict[str, Any]) -> dict[str, Any]:
+        """Every stream the source offers, configured as Airbyte suggests; 400 if it cannot."""
+        try:
+            return self.default_catalog(self.discover(source))
+        except ConnectorError as exc:
+            raise InvalidInput("sourceId", f"could not discover the source: {exc}") from exc
 
     # -- catalogs ---------------------------------------------------------------------------------
 

@@ -77,7 +77,8 @@ def test_normalize_identifier() -> None:
     assert normalize_postgres_identifier("Order Items") == "order_items"
     assert normalize_postgres_identifier("pre_Orders-2024") == "pre_orders_2024"
     assert normalize_postgres_identifier("1st") == "_1st"
-    assert normalize_postgres_identifier("é") == "_"
+    assert normalize_postgres_identifier("é") == "e"
+    assert normalize_postgres_identifier("表") == "_"
     assert len(normalize_postgres_identifier("x" * 100)) == 63
 
 

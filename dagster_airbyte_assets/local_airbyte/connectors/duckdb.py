@@ -22,11 +22,13 @@ from typing import Any, ClassVar
 
 import pyarrow.parquet as pq
 
+from dagster_airbyte_assets._names import destination_identifier
+
 from ._arrow import arrow_schema, arrow_table
 from ._typing import Column, dedup_select_sql, key_columns, quote_identifier, stream_columns
 from .base import ConfiguredStream, ConnectorError, Record
 
-__all__ = ["DuckDBDestination"]
+__all__ = ["DuckDBDestination", "normalize_duckdb_identifier"]
 
 _LOCK_RETRY_SECONDS = 10.0
 _file_locks: dict[str, threading.Lock] = {}
@@ -63,13 +65,24 @@ def _database_path(config: dict[str, Any]) -> str:
     return str(Path(raw).expanduser().resolve())
 
 
+def normalize_duckdb_identifier(name: str) -> str:
+    """A table or schema name as Airbyte's DuckDB destination writes it.
+
+    Lower case, accents dropped, everything outside ``[a-z0-9_]`` becomes ``_``
+    (``"Café Orders"`` -> ``cafe_orders``): the rule of ``dagster_airbyte_assets._names``, which
+    the translator uses to predict asset keys, so a stream named ``"order items"`` lands in
+    ``order_items``, the table its asset names.
+    """
+    return destination_identifier(name, "duckdb")
+
+
 def _schema(config: dict[str, Any], stream: ConfiguredStream | None = None) -> str:
     if stream is not None and stream.destination_namespace:
-        return stream.destination_namespace
+        return normalize_duckdb_identifier(stream.destination_namespace)
     value = config.get("schema") or "main"
     if not isinstance(value, str):
         raise ConnectorError(f"DuckDB: 'schema' must be a string, got {value!r}.")
-    return value
+    return normalize_duckdb_identifier(value)
 
 
 def connect_with_retry(path: str, timeout: float | None = None) -> Any:
@@ -106,6 +119,7 @@ class _DuckDBStreamWriter:
         self._path = path
         self._schema = schema
         self._stream = stream
+        self._table = normalize_duckdb_identifier(stream.destination_table)
         self._columns = stream_columns(stream)
         self._keys, self._cursor = key_columns(stream, self._columns)
         self._arrow_schema = arrow_schema(self._columns)
@@ -145,7 +159,7 @@ class _DuckDBStreamWriter:
     def _apply(self, connection: Any) -> None:
         stream = self._stream
         schema = quote_identifier(self._schema)
-        table = f"{schema}.{quote_identifier(stream.destination_table)}"
+        table = f"{schema}.{quote_identifier(self._table)}"
         names = [c.name for c in self._columns]
         cols = ", ".join(quote_identifier(n) for n in names)
         if self._parts:
@@ -188,7 +202,7 @@ class _DuckDBStreamWriter:
                 raise
             raise ConnectorError(
                 f"DuckDB: writing stream {stream.name!r} into {self._schema}."
-                f"{stream.destination_table} in {self._path} failed: {exc}"
+                f"{self._table} in {self._path} failed: {exc}"
             ) from exc
 
     def _add_missing_columns(self, connection: Any, table: str) -> None:
@@ -198,7 +212,7 @@ class _DuckDBStreamWriter:
             for row in connection.execute(
                 "SELECT column_name FROM information_schema.columns "
                 "WHERE table_schema = ? AND table_name = ?",
-                [self._schema, self._stream.destination_table],
+                [self._schema, self._table],
             ).fetchall()
         }
         for column in self._columns:

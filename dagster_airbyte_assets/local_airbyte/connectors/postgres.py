@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import base64
 import math
-import re
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
+
+from dagster_airbyte_assets._names import destination_identifier
 
 from ._typing import (
     Column,
@@ -97,15 +98,11 @@ _JSON_TYPES: dict[str, dict[str, Any]] = {
 def normalize_postgres_identifier(name: str) -> str:
     """A table, schema or column name as Airbyte's PostgreSQL destination writes it.
 
-    Lowercase; every character outside ``[a-z0-9_]`` becomes ``_``; a leading digit gets a ``_``
-    prefix; truncated to PostgreSQL's 63 bytes. ``"Order Items"`` → ``order_items``.
+    Airbyte's rule (``dagster_airbyte_assets._names``, shared with the translator so asset keys
+    name real tables): accents dropped, lower case, everything outside ``[a-z0-9_]`` becomes
+    ``_``, a leading digit gets a ``_`` prefix, at most 63 bytes. ``"Order Items"`` → ``order_items``.
     """
-    normalized = re.sub(r"[^a-z0-9_]", "_", name.lower())
-    if not normalized:
-        normalized = "_"
-    if normalized[0].isdigit():
-        normalized = "_" + normalized
-    return normalized[:_MAX_IDENTIFIER]
+    return destination_identifier(name, "postgres")
 
 
 def _ssl_mode(config: dict[str, Any]) -> str:
