@@ -17,31 +17,41 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## demo: start the local Airbyte with the sample workspace and sync it
+## demo: start the local Airbyte with the sample workspace, sync it and build the dbt models
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
+## ui: the local Airbyte and the Dagster UI (dagster dev) on http://127.0.0.1:3000
+.PHONY: ui
+ui: $(STAMP)
+	$(BIN)/python examples/ui.py
+
 ## test: lint, type-check and run the test suite
 test: $(STAMP)
-	$(BIN)/ruff check dagster_airbyte_assets tests
-	$(BIN)/ruff format --check dagster_airbyte_assets tests
+	$(BIN)/ruff check dagster_airbyte_assets tests bench examples definitions.py
+	$(BIN)/ruff format --check dagster_airbyte_assets tests bench examples definitions.py
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check dagster_airbyte_assets tests
-	$(BIN)/ruff format --check dagster_airbyte_assets tests
+	$(BIN)/ruff check dagster_airbyte_assets tests bench examples definitions.py
+	$(BIN)/ruff format --check dagster_airbyte_assets tests bench examples definitions.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format dagster_airbyte_assets tests
-	$(BIN)/ruff check --fix dagster_airbyte_assets tests
+	$(BIN)/ruff format dagster_airbyte_assets tests bench examples definitions.py
+	$(BIN)/ruff check --fix dagster_airbyte_assets tests bench examples definitions.py
 
 ## serve: run the local Airbyte in the foreground on port 8000
 serve: $(STAMP)
 	$(BIN)/dagster-airbyte-assets local-airbyte serve --port 8000 --state-dir .local-airbyte --seed sample
+
+## bench: ours vs dagster-airbyte 0.29.27 on the local Airbyte (~15 min); see bench/README.md
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .local-airbyte .pytest_cache .mypy_cache .ruff_cache

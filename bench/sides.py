@@ -1,0 +1,62 @@
+"""The two sides as their users would write them: the resource and the definitions call.
+
+Both sides get the same server, workspace and client credentials; only the library differs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["build_definitions", "workspace_for"]
+
+
+def workspace_for(cfg: dict[str, Any]) -> Any:
+    """The side's workspace resource for ``cfg`` (ours: Public dialect unless ``dialect=config``)."""
+    if cfg["side"] == "ours":
+        from dagster_airbyte_assets import AirbyteWorkspace
+
+        url = cfg["config_api_url"] if cfg.get("dialect") == "config" else cfg["url"]
+        return AirbyteWorkspace(
+            url=url,
+            workspace_id=cfg["workspace_id"],
+            client_id=cfg["client_id"],
+            client_secret=cfg["client_secret"],
+            **_overrides(cfg),
+        )
+    from dagster_airbyte import AirbyteWorkspace as TheirWorkspace
+
+    return TheirWorkspace(
+        rest_api_base_url=cfg["public_api_url"],
+        configuration_api_base_url=cfg["config_api_url"],
+        workspace_id=cfg["workspace_id"],
+        client_id=cfg["client_id"],
+        client_secret=cfg["client_secret"],
+        **_overrides(cfg),
+    )
+
+
+def _overrides(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Only ``--quick`` sets any (a shorter poll interval, so the smoke run stays short)."""
+    return {"poll_interval": cfg["poll_interval"]} if cfg.get("poll_interval") else {}
+
+
+def build_definitions(cfg: dict[str, Any], workspace: Any) -> list[Any]:
+    """Each side's documented ``build_airbyte_assets_definitions`` call."""
+    wanted = set(cfg.get("connection_ids") or [])
+    if cfg["side"] == "ours":
+        from dagster_airbyte_assets import build_airbyte_assets_definitions
+
+        return build_airbyte_assets_definitions(
+            workspace=workspace,
+            state_path=cfg["state_path"],
+            connection_selector=(lambda c: c.connection_id in wanted) if wanted else None,
+            one_step=bool(cfg.get("one_step")),
+        )
+    from dagster_airbyte import build_airbyte_assets_definitions as theirs
+
+    return list(
+        theirs(
+            workspace=workspace,
+            connection_selector_fn=(lambda c: c.id in wanted) if wanted else None,
+        )
+    )

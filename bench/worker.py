@@ -1,0 +1,130 @@
+"""One side of one measurement, in a fresh interpreter: ``python -m bench.worker MODE JSON``.
+
+Answers are JSON lines on the original stdout; everything else (Dagster's logs, prints) goes to
+stderr so that it can never corrupt an answer. Modes:
+
+- ``load``: build the definitions once and report wall time, asset count and peak memory.
+- ``detect``: build, warm up with one sync, say ``ready``, wait for ``go``, then materialize
+  ``reps`` times and report when each materialization was recorded.
+- ``fanout``: one Dagster run over every connection with the default multiprocess executor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+import warnings
+from typing import Any
+
+from bench.sides import build_definitions, workspace_for
+
+__all__ = ["main"]
+
+_ANSWERS = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+
+
+def _answer(payload: dict[str, Any]) -> None:
+    _ANSWERS.write(json.dumps(payload) + "\n")
+    _ANSWERS.flush()
+
+
+def _peak_mb() -> float:
+    """Peak RSS of this process: ``VmHWM``, which exec resets (``ru_maxrss`` can carry the
+    forking parent's peak over exec, which would charge the bench's own memory to a side)."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover
+
+
+def _load(cfg: dict[str, Any]) -> None:
+    import dagster  # noqa: F401  (imports are not part of the load time)
+
+    if cfg["side"] == "ours":
+        import dagster_airbyte_assets  # noqa: F401
+    else:
+        import dagster_airbyte  # noqa: F401
+    base_mb = _peak_mb()
+    workspace = workspace_for(cfg)
+    started = time.perf_counter()
+    assets = build_definitions(cfg, workspace)
+    seconds = time.perf_counter() - started
+    _answer(
+        {
+            "seconds": seconds,
+            "assets": sum(len(a.keys) for a in assets),
+            "peak_mb": _peak_mb(),
+            "base_mb": base_mb,
+        }
+    )
+
+
+def _materialize_once(assets: list[Any], workspace: Any) -> dict[str, Any]:
+    import dagster as dg
+
+    instance = dg.DagsterInstance.ephemeral()
+    started = time.time()
+    result = dg.materialize(assets, resources={"airbyte": workspace}, instance=instance)
+    ended = time.time()
+    records = instance.get_records_for_run(
+        result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    stamps = [r.event_log_entry.timestamp for r in records]
+    return {
+        "ok": result.success,
+        "started": started,
+        "ended": ended,
+        "first_materialization": min(stamps) if stamps else None,
+        "materializations": len(stamps),
+    }
+
+
+def _detect(cfg: dict[str, Any]) -> None:
+    workspace = workspace_for(cfg)
+    assets = build_definitions(cfg, workspace)
+    for _ in range(cfg.get("warm", 0)):
+        _materialize_once(assets, workspace)
+    _answer({"ready": True})
+    sys.stdin.readline()  # "go": every lane of both sides starts together
+    time.sleep(cfg.get("stagger", 0.0))
+    runs = [_materialize_once(assets, workspace) for _ in range(cfg["reps"])]
+    _answer({"runs": runs})
+
+
+def _fanout(cfg: dict[str, Any]) -> None:
+    import dagster as dg
+    from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
+
+    os.environ["BENCH_FANOUT_CONFIG"] = json.dumps(cfg)
+    repo = ReconstructableRepository.for_module("bench.fanout_defs", "defs")
+    # As a code server would: load once, then hand the load data (the competitor's
+    # reconstruction metadata) to the run, so step processes need not fetch the workspace again.
+    repo_def = repo.get_definition()
+    repo = repo.with_repository_load_data(repo_def.repository_load_data)
+    job = ReconstructableJob(repo, "__ASSET_JOB")
+    with tempfile.TemporaryDirectory() as home, dg.DagsterInstance.local_temp(home) as instance:
+        started = time.time()
+        result = dg.execute_job(job, instance=instance)
+        ended = time.time()
+        count = len(
+            instance.get_records_for_run(
+                result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            ).records
+        )
+    _answer({"ok": result.success, "seconds": ended - started, "materializations": count})
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")  # both libraries' beta/preview warnings, once per object
+    mode, cfg = sys.argv[1], json.loads(sys.argv[2])
+    {"load": _load, "detect": _detect, "fanout": _fanout}[mode](cfg)
+
+
+if __name__ == "__main__":
+    main()
