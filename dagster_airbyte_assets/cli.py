@@ -9,10 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from dagster import AssetsDefinition
 
 __all__ = ["main"]
 
@@ -61,21 +57,36 @@ def _refresh_state(python_file: str) -> int:
 
     os.environ[REFRESH_ENV] = "1"
     namespace = runpy.run_path(python_file, run_name="__dagster_airbyte_assets_refresh__")
-    count = sum(len(list(value.keys)) for value in _assets_in(namespace))
-    print(f"Refreshed Airbyte state for {python_file}: {count} stream assets.")
+    print(
+        f"Refreshed Airbyte state for {python_file}: {_count_stream_assets(namespace)} stream assets."
+    )
     return 0
 
 
-def _assets_in(namespace: dict[str, object]) -> list[AssetsDefinition]:
+def _count_stream_assets(namespace: dict[str, object]) -> int:
+    """Airbyte stream assets defined at the top level of a loaded definitions file."""
     import dagster as dg
 
-    found: list[dg.AssetsDefinition] = []
+    from dagster_airbyte_assets.translator import MetadataKeys
+
+    found: dict[int, dg.AssetsDefinition] = {}
     for value in namespace.values():
-        if isinstance(value, dg.AssetsDefinition):
-            found.append(value)
-        elif isinstance(value, list | tuple):
-            found.extend(v for v in value if isinstance(v, dg.AssetsDefinition))
-    return found
+        candidates: list[object]
+        if isinstance(value, dg.Definitions):
+            candidates = list(value.assets or [])
+        elif isinstance(value, list):
+            candidates = value
+        else:
+            candidates = [value]
+        for item in candidates:
+            if isinstance(item, dg.AssetsDefinition):
+                found[id(item)] = item
+    return sum(
+        1
+        for assets in found.values()
+        for spec in assets.specs
+        if MetadataKeys.CONNECTION_ID in spec.metadata
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
