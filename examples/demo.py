@@ -2,31 +2,56 @@
 
 1. starts the local Airbyte in the background on loopback, with its state in ``.local-airbyte/``
    (seeded with Sample Data → DuckDB the first time; a second run syncs incrementally);
-2. loads ``definitions.py`` against it and materializes every asset, logging progress;
-3. prints what it did (per asset: rows, time), stops the server, and exits non-zero on failure.
+2. loads ``definitions.py`` against it and materializes every asset (the Airbyte streams, then the
+   dbt models over the same DuckDB file), printing one line per asset as it completes;
+3. prints what it did (per asset: rows, time), stops the server, exits non-zero on any failure.
 
-Runs are recorded in ``.dagster_home/``, so ``make ui`` shows them afterwards.
+Runs are recorded in ``.dagster_home/`` (telemetry off), so ``make ui`` shows them afterwards.
+Environment: ``DEMO_STATE_DIR``, ``DAGSTER_HOME``, ``DEMO_PORT`` (default 8000; any free port
+when taken). The demo ignores ``AIRBYTE_*``/``DBT_*`` settings meant for a real Airbyte.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = Path(os.environ.get("DEMO_STATE_DIR", ROOT / ".local-airbyte"))
-DAGSTER_HOME = Path(os.environ.get("DAGSTER_HOME", ROOT / ".dagster_home"))
-PREFERRED_PORT = int(os.environ.get("DEMO_PORT", "8000"))
+STATE_DIR = Path(os.environ.get("DEMO_STATE_DIR") or ROOT / ".local-airbyte").resolve()
+DAGSTER_HOME = Path(os.environ.get("DAGSTER_HOME") or ROOT / ".dagster_home").resolve()
+PREFERRED_PORT = int(os.environ.get("DEMO_PORT") or "8000")
+# Settings for a real Airbyte (a developer's shell or .env) must not leak into the demo.
+FOREIGN_ENV = (
+    "AIRBYTE_API",
+    "AIRBYTE_WORKSPACE_ID",
+    "AIRBYTE_USERNAME",
+    "AIRBYTE_PASSWORD",
+    "AIRBYTE_TOKEN",
+    "AIRBYTE_CLIENT_ID",
+    "AIRBYTE_CLIENT_SECRET",
+    "AIRBYTE_STATE_REFRESH",
+    "AIRBYTE_CRON_OVERRIDES",
+    "DBT_DUCKDB_PATH",
+    "DBT_PROJECT_DIR",
+    "DBT_TARGET",
+)
 
 
-def _free_port(preferred: int) -> int:
+def free_port(preferred: int) -> int:
+    """``preferred`` when it is free on loopback, else any free port."""
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", preferred))
@@ -36,95 +61,280 @@ def _free_port(preferred: int) -> int:
             return int(sock.getsockname()[1])
 
 
+def prepare_dagster_home(home: Path) -> None:
+    """Create ``home`` with a ``dagster.yaml`` that switches telemetry off."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    text = config.read_text() if config.exists() else ""
+    if "telemetry:" not in text:
+        config.write_text(text + ("\n" if text and not text.endswith("\n") else ""))
+        with config.open("a") as out:
+            out.write("telemetry:\n  enabled: false\n")
+
+
+def demo_environment(state_dir: Path, airbyte_url: str) -> dict[str, str]:
+    """The variables ``definitions.py`` needs to target the demo's local Airbyte and dbt."""
+    return {
+        "AIRBYTE_URL": airbyte_url,
+        "AIRBYTE_POLL_INTERVAL": os.environ.get("AIRBYTE_POLL_INTERVAL", "2"),
+        "DAGSTER_AIRBYTE_ASSETS_STATE_DIR": str(state_dir / "dagster-state"),
+        "DBT_TARGET_PATH": str(state_dir / "dbt-target"),
+        "DAGSTER_AIRBYTE_DEMO_DBT": "1",  # the demo is not complete without its dbt models
+    }
+
+
 @contextlib.contextmanager
-def local_airbyte(port: int) -> Iterator[str]:
-    """Run ``dagster-airbyte-assets local-airbyte serve`` until the block ends."""
+def local_airbyte(state_dir: Path, port: int) -> Iterator[str]:
+    """Run ``dagster-airbyte-assets local-airbyte serve --seed sample`` until the block ends."""
     command = [
         sys.executable,
         "-m",
         "dagster_airbyte_assets.cli",
         "local-airbyte",
         "serve",
+        "--host",
+        "127.0.0.1",
         "--port",
         str(port),
         "--state-dir",
-        str(STATE_DIR),
+        str(state_dir),
         "--seed",
         "sample",
     ]
-    log_path = STATE_DIR.with_name(STATE_DIR.name + ".log")
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / "server.log", "a") as log:
         server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
         try:
-            url = _wait_for_url(server, timeout=90)
-            yield url
+            yield _wait_for_url(server, log, timeout=90)
         finally:
             server.send_signal(signal.SIGTERM)
             try:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
+                server.wait()
 
 
-def _wait_for_url(server: subprocess.Popen[str], timeout: float) -> str:
+def _wait_for_url(server: subprocess.Popen[str], log: Any, timeout: float) -> str:
+    """The URL the server announces; its stdout keeps draining into the log afterwards."""
     assert server.stdout is not None
+    stdout = server.stdout
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:  # a full pipe would block the server: always keep reading
+        for line in stdout:
+            lines.put(line)
+            log.write(line)
+            log.flush()
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True, name="local-airbyte-stdout").start()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        line = server.stdout.readline()
-        if not line:
-            if server.poll() is not None:
-                raise SystemExit(f"The local Airbyte exited with code {server.returncode}.")
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
             continue
+        if line is None:
+            server.wait()
+            raise SystemExit(
+                f"The local Airbyte exited with code {server.returncode}; see {log.name}."
+            )
         for word in line.split():
             if word.startswith("http://"):
                 return word.rstrip(".,")
-    raise SystemExit("The local Airbyte did not start within 90 s.")
+    raise SystemExit(f"The local Airbyte did not start within {timeout:.0f} s; see {log.name}.")
+
+
+# -- progress and summary -----------------------------------------------------------------------
+
+
+@dataclass
+class AssetLine:
+    key: str
+    kind: str  # "airbyte" or "dbt"
+    rows: int | None
+    seconds: float
+
+
+class Progress(logging.Handler):
+    """Turns Dagster's events into one line per asset (and per failure), as they happen."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.out = sys.stdout  # kept: the run's own output (dbt's log) is redirected elsewhere
+        self.assets: list[AssetLine] = []
+        self.checks_passed = 0
+        self.checks_warned: list[str] = []
+        self.checks_failed: list[str] = []
+        self.failures: list[str] = []
+        self._started: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
+        if event is None:
+            return
+        kind = event.event_type_value
+        step = event.step_key or ""
+        if kind == "STEP_START":
+            self._started[step] = time.monotonic()
+            self._say(f"  … {step}")
+        elif kind == "STEP_SUCCESS":
+            seconds = time.monotonic() - self._started.get(step, time.monotonic())
+            self._say(f"  ✓ {step} done in {seconds:.1f}s")
+        elif kind == "ASSET_MATERIALIZATION":
+            self._materialized(event, step)
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            if evaluation.passed:
+                self.checks_passed += 1
+            elif evaluation.severity.value == "WARN":
+                self.checks_warned.append(name)
+                self._say(f"  ! check {name} warned")
+            else:
+                self.checks_failed.append(name)
+                self._say(f"  ✗ check {name} FAILED")
+        elif kind == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            message = error.message.strip().splitlines()[0] if error else "unknown error"
+            self.failures.append(f"{step}: {message}")
+            self._say(f"  ✗ {step} FAILED: {message}")
+
+    def _say(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def _materialized(self, event: Any, step: str) -> None:
+        from dagster_airbyte_assets.translator import MetadataKeys
+
+        materialization = event.event_specific_data.materialization
+        meta = {k: v.value for k, v in materialization.metadata.items()}
+        key = materialization.asset_key.to_user_string()
+        is_airbyte = MetadataKeys.CONNECTION_ID in meta or MetadataKeys.JOB_ID in meta
+        rows = meta.get(MetadataKeys.ROW_COUNT)
+        # dbt reports each model's own build time; a sync's time is the step's (sync + wait).
+        built_in = meta.get("Execution Duration")
+        seconds = (
+            float(built_in)
+            if isinstance(built_in, int | float)
+            else time.monotonic() - self._started.get(step, time.monotonic())
+        )
+        line = AssetLine(
+            key,
+            "airbyte" if is_airbyte else "dbt",
+            rows if isinstance(rows, int) else None,
+            seconds,
+        )
+        self.assets.append(line)
+        rows_text = f"{line.rows:,} rows synced" if line.rows is not None else "built"
+        self._say(f"    {key:32} {rows_text:>18}  {seconds:6.1f}s")
+
+
+def _count_model_rows(lines: list[AssetLine]) -> None:
+    """Fill in the row count of each dbt model from the DuckDB file dbt built it in."""
+    path = os.environ.get("DBT_DUCKDB_PATH")
+    if not path or not Path(path).exists():
+        return
+    import duckdb
+
+    with duckdb.connect(path, read_only=True) as con:
+        for line in lines:
+            if line.kind == "dbt":
+                schema, _, table = line.key.partition("/")
+                found = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+                line.rows = int(found[0]) if found else None
+
+
+def _print_summary(progress: Progress, elapsed: float) -> None:
+    print("\nWhat the demo materialized:")
+    print(f"  {'asset':32} {'kind':8} {'rows':>10} {'time':>8}")
+    for line in progress.assets:
+        rows = f"{line.rows:,}" if line.rows is not None else "?"
+        print(f"  {line.key:32} {line.kind:8} {rows:>10} {line.seconds:7.1f}s")
+    synced = sum(line.rows or 0 for line in progress.assets if line.kind == "airbyte")
+    print(
+        f"\n{len(progress.assets)} assets materialized in {elapsed:.1f}s; Airbyte moved "
+        f"{synced:,} rows (streams: rows synced this run; dbt models: rows in the model)."
+    )
+    checks = progress.checks_passed + len(progress.checks_warned) + len(progress.checks_failed)
+    print(
+        f"{checks} asset checks: {progress.checks_passed} passed, "
+        f"{len(progress.checks_warned)} warned, {len(progress.checks_failed)} failed."
+    )
+
+
+def materialize_everything(progress: Progress, run_log: Path) -> bool:
+    """Load ``definitions.py`` and run every asset (and check) in this process.
+
+    What the run prints itself (dbt's log lines) goes to ``run_log``, not the terminal.
+    """
+    import dagster as dg
+
+    sys.path.insert(0, str(ROOT))
+    loading = time.monotonic()
+    from definitions import defs
+
+    print(f"  loaded definitions.py in {time.monotonic() - loading:.1f}s", flush=True)
+
+    @dg.logger
+    def progress_logger(_: Any) -> logging.Logger:
+        logger = logging.Logger("demo_progress", level=logging.DEBUG)
+        logger.addHandler(progress)
+        return logger
+
+    with_progress = dg.Definitions.merge(
+        defs, dg.Definitions(loggers={"progress": progress_logger})
+    )
+    job = with_progress.resolve_implicit_global_asset_job_def()
+    with (
+        dg.DagsterInstance.get() as instance,
+        open(run_log, "w") as log,
+        contextlib.redirect_stdout(log),
+    ):
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            # Only our logger: Dagster's console logger would print every event.
+            run_config={"loggers": {"progress": {}}},
+        )
+    return bool(result.success)
 
 
 def main() -> int:
-    port = _free_port(PREFERRED_PORT)
-    DAGSTER_HOME.mkdir(parents=True, exist_ok=True)
+    warnings.filterwarnings("ignore")  # beta/preview notices from Dagster are noise here
+    for name in FOREIGN_ENV:
+        os.environ.pop(name, None)
+    prepare_dagster_home(DAGSTER_HOME)
     os.environ["DAGSTER_HOME"] = str(DAGSTER_HOME)
-    os.environ.setdefault("DBT_DUCKDB_PATH", str(STATE_DIR / "warehouse.duckdb"))
+    port = free_port(PREFERRED_PORT)
     print(f"Starting the local Airbyte (state in {STATE_DIR}) ...", flush=True)
-    with local_airbyte(port) as url:
-        print(f"Local Airbyte is up at {url}", flush=True)
-        os.environ["AIRBYTE_URL"] = url
-        os.environ["DAGSTER_AIRBYTE_ASSETS_STATE_DIR"] = str(STATE_DIR / "dagster-state")
-        sys.path.insert(0, str(ROOT))
-        import dagster as dg
-
-        from dagster_airbyte_assets.translator import MetadataKeys
-        from definitions import defs
-
+    progress = Progress()
+    run_log = STATE_DIR / "last-run.log"
+    with local_airbyte(STATE_DIR, port) as url:
+        print(f"Local Airbyte is up at {url}; materializing every asset:", flush=True)
+        os.environ.update(demo_environment(STATE_DIR, url))
         started = time.monotonic()
-        with dg.DagsterInstance.get() as instance:
-            job = defs.resolve_implicit_global_asset_job_def()
-            result = job.execute_in_process(
-                instance=instance,
-                resources=None,
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            )
+        try:
+            success = materialize_everything(progress, run_log)
+        except Exception as exc:  # definitions failed to load: say so without a wall of text
+            print(f"  ✗ loading definitions.py failed: {type(exc).__name__}: {exc}", flush=True)
+            success = False
         elapsed = time.monotonic() - started
-
-        print("\nWhat the demo materialized:")
-        print(f"  {'asset':40} {'rows':>8} {'job':>6} {'sync time':>10}")
-        materializations = result.get_asset_materialization_events()
-        for event in materializations:
-            mat = event.event_specific_data.materialization  # type: ignore[union-attr]
-            meta = {k: v.value for k, v in mat.metadata.items()}
-            rows = meta.get(MetadataKeys.ROW_COUNT, "?")
-            job_id = meta.get(MetadataKeys.JOB_ID, "")
-            duration = meta.get(MetadataKeys.DURATION_S)
-            took = f"{duration:.1f}s" if isinstance(duration, int | float) else "-"
-            print(f"  {mat.asset_key.to_user_string():40} {rows!s:>8} {job_id!s:>6} {took:>10}")
-        print(f"\n{len(materializations)} assets materialized in {elapsed:.1f}s.")
-        if not result.success:
-            print("The demo FAILED: see the errors above.", file=sys.stderr)
-            return 1
-    print("Open the UI on the same workspace with: make ui")
+        with contextlib.suppress(Exception):  # row counts are a nicety, never a failure
+            _count_model_rows(progress.assets)
+    print("Local Airbyte stopped.", flush=True)
+    _print_summary(progress, elapsed)
+    if not success or progress.failures or progress.checks_failed:
+        print(
+            f"The demo FAILED: see the lines marked ✗ above, dbt's output in {run_log} and the "
+            f"server's log in {STATE_DIR / 'server.log'}.",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        "\nOpen the Dagster UI on the same workspace with `make ui` (http://127.0.0.1:3000);"
+        "\nrun `make demo` again to sync incrementally."
+    )
     return 0
 
 
