@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["airbyte_name", "destination_identifier"]
+__all__ = ["airbyte_name", "definition_name", "destination_identifier"]
 
 # Destinations whose identifiers are lower case (typing-and-deduping SQL destinations).
 LOWERCASING_DESTINATIONS = frozenset({"postgres", "duckdb", "redshift", "motherduck", "mssql"})
@@ -42,3 +42,12 @@ def destination_identifier(name: str, destination_type: str | None) -> str:
             identifier = "_" + identifier
         identifier = identifier[:POSTGRES_MAX_IDENTIFIER]
     return identifier
+
+
+def definition_name(name: str, fallback: str = "airbyte") -> str:
+    """A readable Dagster definition name (group, op, schedule, check) from a free-form name.
+
+    Lower case, with the runs of ``_`` that punctuation leaves (``"Shop → Warehouse"``)
+    collapsed: ``shop_warehouse``.
+    """
+    return re.sub(r"_+", "_", airbyte_name(name).lower()).strip("_") or fallback

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from dagster_airbyte_assets._names import definition_name
 from dagster_airbyte_assets._state import (
     AirbyteWorkspaceSnapshot,
     default_state_path,
@@ -386,7 +387,7 @@ def sync_connections_and_materialize(
 
 
 def _op_name(connection: AirbyteConnection, taken: set[str]) -> str:
-    name = f"airbyte_sync_{sanitize_name(connection.name).lower()}"
+    name = f"airbyte_sync_{definition_name(connection.name)}"
     if name in taken:
         name = f"{name}_{sanitize_name(connection.connection_id[:8])}"
     taken.add(name)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 
+from dagster_airbyte_assets._names import definition_name
 from dagster_airbyte_assets.client import AirbyteClient, AirbyteStream
 from dagster_airbyte_assets.errors import AirbyteError
 from dagster_airbyte_assets.translator import (
@@ -248,12 +249,14 @@ def _connection_checks(
         )
         for spec in specs
     ]
-    label = sanitize_name(str(specs[0].metadata.get(MetadataKeys.CONNECTION_NAME) or connection_id))
+    label = definition_name(
+        str(specs[0].metadata.get(MetadataKeys.CONNECTION_NAME) or connection_id)
+    )
     source = "discovered source" if schema_source == "discover" else "connection's"
 
     @dg.multi_asset_check(
         specs=check_specs,
-        name=f"airbyte_schema_drift_{label.lower()}_{sanitize_name(connection_id[:8])}",
+        name=f"airbyte_schema_drift_{label}_{sanitize_name(connection_id[:8])}",
         required_resource_keys={resource_key},
         can_subset=True,
     )

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -34,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from dagster_airbyte_assets._names import definition_name
 from dagster_airbyte_assets._state import (
     AirbyteWorkspaceSnapshot,
     default_state_path,
@@ -354,7 +354,7 @@ def _keys_by_connection(
 
 
 def _schedule_name(connection: AirbyteConnection, taken: set[str]) -> str:
-    base = re.sub(r"_+", "_", sanitize_name(connection.name).lower()).strip("_") or "connection"
+    base = definition_name(connection.name, "connection")
     name = f"airbyte_{base}_schedule"
     if name in taken:
         name = f"airbyte_{base}_{sanitize_name(connection.connection_id[:8])}_schedule"

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 
-from dagster_airbyte_assets._names import airbyte_name, destination_identifier
+from dagster_airbyte_assets._names import airbyte_name, definition_name, destination_identifier
 from dagster_airbyte_assets.client import AirbyteConnection, AirbyteDestination, AirbyteStream
 
 __all__ = [
@@ -241,10 +240,7 @@ class DagsterAirbyteTranslator:
         return dg.AssetKey([*parts, sanitize_name(props.table)])
 
     def get_group_name(self, props: AirbyteStreamProps) -> str | None:
-        # Runs of "_" (from "→", " - " ...) collapse so groups read well in the UI.
-        return (
-            re.sub(r"_+", "_", sanitize_name(props.connection.name).lower()).strip("_") or "airbyte"
-        )
+        return definition_name(props.connection.name)
 
     def get_description(self, props: AirbyteStreamProps) -> str:
         destination = props.destination.name if props.destination else "its destination"
