@@ -28,7 +28,7 @@ import dagster as dg
 
 from dagster_airbyte_assets import AirbyteWorkspace, build_airbyte_assets_definitions
 
-airbyte = AirbyteWorkspace(url=os.environ["AIRBYTE_URL"], poll_interval=1.0)
+airbyte = AirbyteWorkspace(url=os.environ["AIRBYTE_URL"], poll_interval=30.0)
 defs = dg.Definitions(
     assets=build_airbyte_assets_definitions(
         workspace=airbyte, state_path=os.environ["STATE_PATH"]
@@ -93,7 +93,7 @@ def _interrupt_and_check(
         try:
             wait_until(
                 lambda: jobs_of(server, connection_id)[0]["status"] == "cancelled",
-                8,
+                15,
                 "the Airbyte job to be cancelled",
             )
         except AssertionError:
@@ -107,8 +107,9 @@ def _interrupt_and_check(
         if process.poll() is None:
             process.kill()
             process.communicate()
-    # A few seconds: the step is woken from its sleep by the interrupt, not at its next poll.
-    assert cancelled_after < 8
+    # A few seconds: the step is woken from its sleep by the interrupt, not at its next poll
+    # (poll_interval is 30 s here). Generous, because the whole suite shares two cores.
+    assert cancelled_after < 15
     (only,) = jobs_of(server, connection_id)
     assert only["id"] == job["id"] and only["status"] == "cancelled"
     assert "RUN SUCCESS" not in output
