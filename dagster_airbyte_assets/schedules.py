@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from dagster_airbyte_assets._names import definition_name
+from dagster_airbyte_assets._quartz import DAY_NAMES, MONTH_NAMES, parse_quartz_field
 from dagster_airbyte_assets._state import (
     AirbyteWorkspaceSnapshot,
     default_state_path,
@@ -63,11 +64,6 @@ logger = logging.getLogger("dagster_airbyte_assets")
 
 OnUnconvertible = Literal["raise", "skip"]
 
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-_MONTH_NAMES = {m: i + 1 for i, m in enumerate(_MONTHS)}
-_DAY_NAMES = {d: i + 1 for i, d in enumerate(_DAYS)}
-
 
 class DagsterCron:
     """A 5-field cron string and the time zone it runs in."""
@@ -92,61 +88,6 @@ class DagsterCron:
 
 
 # -- Quartz -> cron ---------------------------------------------------------------------------
-
-
-def _special_token_reason(token: str) -> str | None:
-    """Why a Quartz token (``L``, ``15W``, ``6#3``...) has no cron equivalent, or None."""
-    if "#" in token:
-        return f"'{token}' (the n-th weekday of the month)"
-    if token.upper().endswith("W") or token.upper() == "LW":
-        return f"'{token}' (the nearest weekday)"
-    if "L" in token.upper():
-        return f"'{token}' (the last day or weekday of the month)"
-    if token.upper().endswith("C"):
-        return f"'{token}' (calendar-based day)"
-    return None
-
-
-def _value(token: str, names: Mapping[str, int] | None, what: str) -> int:
-    if names and token.upper() in names:
-        return names[token.upper()]
-    if token.isdigit():
-        return int(token)
-    reason = _special_token_reason(token)
-    if reason:
-        raise ValueError(f"{what} uses {reason}, which Dagster cron cannot express")
-    raise ValueError(f"{what} has an unknown token '{token}'")
-
-
-def _parse_field(
-    text: str, low: int, high: int, what: str, names: Mapping[str, int] | None = None
-) -> set[int] | None:
-    """The values a Quartz field allows; ``None`` for any (``*`` or ``?``)."""
-    if text in ("*", "?"):
-        return None
-    values: set[int] = set()
-    for part in text.split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            if not step_text.isdigit() or int(step_text) == 0:
-                raise ValueError(f"{what} has a bad step in '{text}'")
-            step = int(step_text)
-        if part in ("*", "?"):
-            start, end = low, high
-        elif "-" in part:
-            first, last = part.split("-", 1)
-            start, end = _value(first, names, what), _value(last, names, what)
-        else:
-            start = _value(part, names, what)
-            # Quartz "5/15" means "from 5, every 15, to the end of the range".
-            end = high if step > 1 else start
-        if not (low <= start <= high and low <= end <= high):
-            raise ValueError(f"{what} value out of range {low}-{high} in '{text}'")
-        if start > end:
-            raise ValueError(f"{what} has a wrapping range in '{text}', which is not supported")
-        values.update(range(start, end + 1, step))
-    return values
 
 
 def _render(values: set[int] | None, low: int, high: int) -> str:
@@ -181,7 +122,7 @@ def quartz_to_cron(expression: str) -> str:
             f"'{expression}' is not Quartz cron: it needs 6 or 7 fields "
             "(sec min hour day-of-month month day-of-week [year])"
         )
-    seconds = _parse_field(parts[0], 0, 59, "the seconds field")
+    seconds = parse_quartz_field(parts[0], 0, 59, "the seconds field")
     if seconds != {0}:
         raise ValueError(
             f"the seconds field is '{parts[0]}'; Dagster schedules fire on whole minutes, "
@@ -189,11 +130,11 @@ def quartz_to_cron(expression: str) -> str:
         )
     if len(parts) == 7 and parts[6] not in ("*", "?"):
         raise ValueError(f"the year field is '{parts[6]}'; Dagster cron has no year field")
-    minutes = _parse_field(parts[1], 0, 59, "the minutes field")
-    hours = _parse_field(parts[2], 0, 23, "the hours field")
-    days = _parse_field(parts[3], 1, 31, "the day-of-month field")
-    months = _parse_field(parts[4], 1, 12, "the month field", _MONTH_NAMES)
-    weekdays = _parse_field(parts[5], 1, 7, "the day-of-week field", _DAY_NAMES)
+    minutes = parse_quartz_field(parts[1], 0, 59, "the minutes field")
+    hours = parse_quartz_field(parts[2], 0, 23, "the hours field")
+    days = parse_quartz_field(parts[3], 1, 31, "the day-of-month field")
+    months = parse_quartz_field(parts[4], 1, 12, "the month field", MONTH_NAMES)
+    weekdays = parse_quartz_field(parts[5], 1, 7, "the day-of-week field", DAY_NAMES)
     if days is not None and weekdays is not None:
         # Quartz forbids this ('?' is required in one of them); cron would OR the two.
         raise ValueError(

@@ -1,5 +1,8 @@
 """A minimal Quartz cron evaluator for connection schedules (no extra dependency).
 
+Fields are parsed by ``dagster_airbyte_assets._quartz``, the parser the integration's schedule
+conversion uses, so the server and the integration read an expression the same way.
+
 Airbyte's ``scheduleData.cron.cronExpression`` is Quartz syntax: ``sec min hour dom month dow
 [year]``, with ``*``, ``?``, lists, ranges, ``/`` steps and month/day names; day of week is
 1-7 = SUN-SAT. ``L``, ``W`` and ``#`` are not supported (rejected as invalid input).
@@ -10,15 +13,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["CronError", "QuartzCron"]
+from dagster_airbyte_assets._quartz import DAY_NAMES, MONTH_NAMES, parse_quartz_field
 
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
-    )
-}
-_DAYS = {d: i + 1 for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+__all__ = ["CronError", "QuartzCron"]
 
 
 class CronError(ValueError):
@@ -27,36 +24,10 @@ class CronError(ValueError):
 
 def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int] | None:
     """The allowed values of one field; ``None`` means "any" (``*`` or ``?``)."""
-    if text in ("*", "?"):
-        return None
-    values: set[int] = set()
-    for part in text.split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            if not step_text.isdigit() or int(step_text) == 0:
-                raise CronError(f"bad step in {text!r}")
-            step = int(step_text)
-        if part in ("*", "?"):
-            start, end = low, high
-        elif "-" in part:
-            a, b = part.split("-", 1)
-            start, end = _value(a, names), _value(b, names)
-        else:
-            start = _value(part, names)
-            end = high if step > 1 else start
-        if not (low <= start <= high and low <= end <= high and start <= end):
-            raise CronError(f"value out of range in {text!r}")
-        values.update(range(start, end + 1, step))
-    return values
-
-
-def _value(text: str, names: dict[str, int] | None) -> int:
-    if names and text.upper() in names:
-        return names[text.upper()]
-    if not text.isdigit():
-        raise CronError(f"unsupported cron token {text!r}")
-    return int(text)
+    try:
+        return parse_quartz_field(text, low, high, "a field", names)
+    except ValueError as exc:
+        raise CronError(str(exc)) from exc
 
 
 class QuartzCron:
@@ -74,8 +45,8 @@ class QuartzCron:
         self.minutes = sorted(_field(parts[1], 0, 59) or range(60))
         self.hours = sorted(_field(parts[2], 0, 23) or range(24))
         self.days = _field(parts[3], 1, 31)
-        self.months = _field(parts[4], 1, 12, _MONTHS)
-        self.weekdays = _field(parts[5], 1, 7, _DAYS)
+        self.months = _field(parts[4], 1, 12, MONTH_NAMES)
+        self.weekdays = _field(parts[5], 1, 7, DAY_NAMES)
         self.years = _field(parts[6], 1970, 2199) if len(parts) == 7 else None
 
     def _day_matches(self, day: date) -> bool:
