@@ -157,7 +157,9 @@ def _materialized_job_ids(
 
 def _run_touches(run: dg.DagsterRun, keys: set[dg.AssetKey]) -> bool:
     selection = run.asset_selection
-    return selection is None or bool(selection & keys)
+    # An empty selection is no selection: ``materialize`` / ``execute_in_process`` runs record
+    # ``frozenset()`` while they materialize every asset of their job.
+    return not selection or bool(selection & keys)
 
 
 def _failed_run_job_ids(

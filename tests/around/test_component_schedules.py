@@ -1,0 +1,87 @@
+"""The component's ``schedules:`` block in ``defs.yaml`` builds the expected schedule."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from around_helpers import workspace_for
+
+from dagster_airbyte_assets.translator import MetadataKeys
+
+PACKAGE = "airbyte_schedules_project"
+
+
+def _project(tmp_path: Path, connection_name: str) -> Path:
+    root = tmp_path / PACKAGE
+    package = root / "src" / PACKAGE
+    defs = package / "defs" / "airbyte"
+    defs.mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [project]
+            name = "{PACKAGE}"
+            version = "0.1.0"
+
+            [tool.dg]
+            directory_type = "project"
+
+            [tool.dg.project]
+            root_module = "{PACKAGE}"
+            """
+        )
+    )
+    (package / "__init__.py").write_text("")
+    (package / "defs" / "__init__.py").write_text("")
+    # json.dumps: a valid YAML scalar for a name with spaces and an arrow.
+    (defs / "defs.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            type: dagster_airbyte_assets.component.AirbyteAssetsComponent
+            attributes:
+              workspace:
+                url: "{{{{ env.TEST_AIRBYTE_URL }}}}"
+              state_path: airbyte-state.json
+              schedules:
+                cron_overrides:
+                  {json.dumps(connection_name)}: "15 6 * * 1-5"
+                override_timezone: Europe/Paris
+            """
+        )
+    )
+    return root
+
+
+def test_schedules_block_builds_the_override_schedule(
+    local_airbyte: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = local_airbyte.sample_connection_id
+    connection = workspace_for(local_airbyte).get_client().get_connection(cid)
+    assert connection.schedule.schedule_type == "manual"
+    root = _project(tmp_path, connection.name)
+    monkeypatch.syspath_prepend(str(root / "src"))
+    monkeypatch.setenv("TEST_AIRBYTE_URL", local_airbyte.url)
+
+    defs = dg.load_from_defs_folder(project_root=root)
+
+    schedules = list(defs.schedules or [])
+    assert len(schedules) == 1
+    # "Sample Data → DuckDB" -> Airbyte's identifier rule.
+    schedule = defs.resolve_schedule_def("airbyte_sample_data_duckdb_schedule")
+    assert isinstance(schedule, dg.ScheduleDefinition)
+    assert schedule.cron_schedule == "15 6 * * 1-5"
+    assert schedule.execution_timezone == "Europe/Paris"
+    # Manual in Airbyte: Dagster alone schedules it, so it runs by default.
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule.tags[MetadataKeys.CONNECTION_ID] == cid
+    job = defs.resolve_job_def(schedule.job_name)
+    expected = {dg.AssetKey(["raw", t]) for t in ("customers", "products", "orders")}
+    assert set(job.asset_layer.selected_asset_keys) == expected
+    # The override did not touch the Airbyte side.
+    fresh = workspace_for(local_airbyte).get_client().get_connection(cid)
+    assert fresh.schedule.schedule_type == "manual"
