@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -262,8 +262,3 @@ def spec_connection_id(specs: Sequence[dg.AssetSpec]) -> str:
     if len(ids) != 1:
         raise ValueError(f"Expected the specs of exactly one connection, got {sorted(ids)}.")
     return ids.pop()
-
-
-def metadata_str(metadata: Mapping[str, Any], key: str) -> str | None:
-    value = metadata.get(key)
-    return None if value is None else str(value)

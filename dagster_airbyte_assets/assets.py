@@ -58,6 +58,7 @@ from dagster_airbyte_assets.translator import (
     DagsterAirbyteTranslator,
     MetadataKeys,
     sanitize_name,
+    specs_by_connection,
 )
 
 if TYPE_CHECKING:
@@ -308,14 +309,10 @@ def sync_connections_and_materialize(
     end, after every other connection's results. If the step is interrupted (run terminated),
     every waiting thread cancels its Airbyte job before the step exits.
     """
-    specs_by_connection: dict[str, list[dg.AssetSpec]] = {}
-    for spec in context.assets_def.specs:
-        cid = str(spec.metadata[MetadataKeys.CONNECTION_ID])
-        specs_by_connection.setdefault(cid, []).append(spec)
     selected = context.selected_asset_keys
     wanted = {
         cid: specs
-        for cid, specs in specs_by_connection.items()
+        for cid, specs in specs_by_connection([context.assets_def]).items()
         if any(spec.key in selected for spec in specs)
     }
     client = workspace.get_client()

@@ -35,6 +35,7 @@ from dagster_airbyte_assets.translator import (
     column_schema_from_json_schema,
     json_schema_hash,
     sanitize_name,
+    specs_by_connection,
 )
 
 if TYPE_CHECKING:
@@ -217,15 +218,9 @@ def build_airbyte_schema_drift_checks(
             resources={"airbyte": airbyte},
         )
     """
-    by_connection: dict[str, list[dg.AssetSpec]] = {}
-    for item in assets:
-        for spec in item.specs if isinstance(item, dg.AssetsDefinition) else [item]:
-            connection_id = spec.metadata.get(MetadataKeys.CONNECTION_ID)
-            if connection_id is not None:
-                by_connection.setdefault(str(connection_id), []).append(spec)
     return [
         _connection_checks(cid, specs, resource_key, schema_source, blocking, check_name)
-        for cid, specs in by_connection.items()
+        for cid, specs in specs_by_connection(assets).items()
     ]
 
 

@@ -47,7 +47,7 @@ from dagster_airbyte_assets.assets import (
 )
 from dagster_airbyte_assets.client import AirbyteConnection, AirbyteSchedule
 from dagster_airbyte_assets.errors import AirbyteScheduleError
-from dagster_airbyte_assets.translator import MetadataKeys, sanitize_name
+from dagster_airbyte_assets.translator import MetadataKeys, sanitize_name, specs_by_connection
 
 if TYPE_CHECKING:
     from dagster_airbyte_assets.resource import AirbyteWorkspace
@@ -281,19 +281,6 @@ def hand_over_schedules_to_dagster(
 # -- building the schedules ----------------------------------------------------------------------
 
 
-def _keys_by_connection(
-    assets: Sequence[dg.AssetsDefinition | dg.AssetSpec],
-) -> dict[str, list[dg.AssetKey]]:
-    keys: dict[str, list[dg.AssetKey]] = {}
-    for item in assets:
-        specs = item.specs if isinstance(item, dg.AssetsDefinition) else [item]
-        for spec in specs:
-            connection_id = spec.metadata.get(MetadataKeys.CONNECTION_ID)
-            if connection_id is not None:
-                keys.setdefault(str(connection_id), []).append(spec.key)
-    return keys
-
-
 def _schedule_name(connection: AirbyteConnection, taken: set[str]) -> str:
     base = definition_name(connection.name, "connection")
     name = f"airbyte_{base}_schedule"
@@ -343,7 +330,7 @@ def build_airbyte_schedules(
         if state_path
         else default_state_path(workspace.url, workspace.workspace_id)
     )
-    keys = _keys_by_connection(assets)
+    keys = {cid: [spec.key for spec in specs] for cid, specs in specs_by_connection(assets).items()}
     overrides = dict(cron_overrides or {})
     connections = [
         c

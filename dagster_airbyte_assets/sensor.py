@@ -41,7 +41,7 @@ import dagster as dg
 from dagster_airbyte_assets._sync import materialize_results
 from dagster_airbyte_assets.assets import WORKSPACE_ID_KEY
 from dagster_airbyte_assets.client import AirbyteClient, AirbyteJob
-from dagster_airbyte_assets.translator import MetadataKeys
+from dagster_airbyte_assets.translator import MetadataKeys, specs_by_connection
 
 if TYPE_CHECKING:
     from dagster_airbyte_assets.resource import AirbyteWorkspace
@@ -88,18 +88,6 @@ class SyncSensorCursor:
         except (ValueError, KeyError, TypeError, AttributeError):
             logger.warning("Ignoring an unreadable Airbyte sync sensor cursor; starting anew.")
             return cls(since=default_since)
-
-
-def _specs_by_connection(
-    assets: Sequence[dg.AssetsDefinition | dg.AssetSpec],
-) -> dict[str, list[dg.AssetSpec]]:
-    result: dict[str, list[dg.AssetSpec]] = {}
-    for item in assets:
-        for spec in item.specs if isinstance(item, dg.AssetsDefinition) else [item]:
-            connection_id = spec.metadata.get(MetadataKeys.CONNECTION_ID)
-            if connection_id is not None:
-                result.setdefault(str(connection_id), []).append(spec)
-    return result
 
 
 def _finished_jobs(
@@ -258,8 +246,8 @@ def build_airbyte_sync_sensor(
             resources={"airbyte": airbyte},
         )
     """
-    specs_by_connection = _specs_by_connection(assets)
-    keys_by_connection = {cid: {s.key for s in specs} for cid, specs in specs_by_connection.items()}
+    connection_specs = specs_by_connection(assets)
+    keys_by_connection = {cid: {s.key for s in specs} for cid, specs in connection_specs.items()}
     overlap = timedelta(seconds=overlap_seconds)
 
     @dg.sensor(
@@ -274,7 +262,7 @@ def build_airbyte_sync_sensor(
         workspace_id = next(
             (
                 str(spec.metadata[WORKSPACE_ID_KEY])
-                for specs in specs_by_connection.values()
+                for specs in connection_specs.values()
                 for spec in specs
                 if spec.metadata.get(WORKSPACE_ID_KEY)
             ),
@@ -283,7 +271,7 @@ def build_airbyte_sync_sensor(
         jobs = [
             job
             for job in _finished_jobs(
-                client, workspace_id, specs_by_connection, cursor.since - overlap
+                client, workspace_id, connection_specs, cursor.since - overlap
             )
             if job.job_id not in cursor.seen
         ]
@@ -296,7 +284,7 @@ def build_airbyte_sync_sensor(
         dagster_ids: set[int] = set()
         for connection_id in {j.connection_id for j in jobs} - busy:
             dagster_ids |= _materialized_job_ids(
-                instance, [s.key for s in specs_by_connection[connection_id]], oldest
+                instance, [s.key for s in connection_specs[connection_id]], oldest
             )
         if any(not j.succeeded for j in jobs):
             all_keys = set().union(*keys_by_connection.values())
@@ -313,7 +301,7 @@ def build_airbyte_sync_sensor(
             if job.job_id in dagster_ids:
                 context.log.debug(f"Airbyte job {job.job_id} was launched by Dagster; skipped.")
                 continue
-            specs = specs_by_connection[job.connection_id]
+            specs = connection_specs[job.connection_id]
             detailed = job if job.stream_stats or not job.succeeded else client.get_job(job.job_id)
             job_url = (
                 client.job_ui_url(workspace_id, job.connection_id, job.job_id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ __all__ = [
     "destination_namespace",
     "json_schema_hash",
     "sanitize_name",
+    "specs_by_connection",
 ]
 
 
@@ -286,3 +287,20 @@ class DagsterAirbyteTranslator:
         if stream.json_schema:
             metadata[MetadataKeys.JSON_SCHEMA_HASH] = json_schema_hash(stream.json_schema)
         return metadata
+
+
+def specs_by_connection(
+    assets: Sequence[dg.AssetsDefinition | dg.AssetSpec],
+) -> dict[str, list[dg.AssetSpec]]:
+    """The Airbyte stream specs among ``assets``, grouped by their connection id.
+
+    Schedules, the sync sensor and drift checks all start from the definitions the loader
+    built; the connection id in each spec's metadata is what ties a spec to its sync.
+    """
+    grouped: dict[str, list[dg.AssetSpec]] = {}
+    for item in assets:
+        for spec in item.specs if isinstance(item, dg.AssetsDefinition) else [item]:
+            connection_id = spec.metadata.get(MetadataKeys.CONNECTION_ID)
+            if connection_id is not None:
+                grouped.setdefault(str(connection_id), []).append(spec)
+    return grouped

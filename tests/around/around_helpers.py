@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 import httpx
 
 from dagster_airbyte_assets.assets import build_airbyte_assets_definitions
@@ -60,3 +62,75 @@ def wait_for_job(server: Any, job_id: int, timeout: float = 30.0) -> dict[str, A
         if time.monotonic() > deadline:
             raise TimeoutError(f"job {job_id} still {job['status']}")
         time.sleep(0.1)
+
+
+TABLES = ("customers", "products", "orders")
+
+
+def evaluate_sensor(
+    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None
+) -> dg.SensorResult:
+    """One sensor tick, storing its events as the daemon would."""
+    result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+    assert isinstance(result, dg.SensorResult)
+    for event in result.asset_events or []:
+        instance.report_runless_asset_event(event)
+    return result
+
+
+def materialized_row_counts(instance: dg.DagsterInstance) -> dict[str, int]:
+    """Sum of ``dagster/row_count`` over every materialization of the sample tables."""
+    totals = dict.fromkeys(TABLES, 0)
+    for table in TABLES:
+        records = instance.fetch_materializations(dg.AssetKey(["raw", table]), limit=100).records
+        for record in records:
+            materialization = record.asset_materialization
+            assert materialization is not None
+            totals[table] += int(materialization.metadata["dagster/row_count"].value)  # type: ignore[arg-type]
+    return totals
+
+
+def duckdb_counts(server: Any) -> dict[str, int]:
+    """Rows in the sample connection's DuckDB tables, found through the API."""
+    connection = config_post(
+        server, "connections/get", {"connectionId": server.sample_connection_id}
+    )
+    destination = config_post(
+        server, "destinations/get", {"destinationId": connection["destinationId"]}
+    )
+    path = destination["connectionConfiguration"]["destination_path"]
+    with duckdb.connect(path, read_only=True) as con:
+        return {
+            t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]  # type: ignore[index]
+            for t in TABLES
+        }
+
+
+def dg_project(tmp_path: Path, package: str, defs_yaml: str) -> Path:
+    """A minimal ``dg`` project in ``tmp_path`` whose ``defs/airbyte/defs.yaml`` is ``defs_yaml``.
+
+    Returns the project root; put ``<root>/src`` on ``sys.path`` before loading it.
+    """
+    root = tmp_path / package
+    source = root / "src" / package
+    defs = source / "defs" / "airbyte"
+    defs.mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [project]
+            name = "{package}"
+            version = "0.1.0"
+
+            [tool.dg]
+            directory_type = "project"
+
+            [tool.dg.project]
+            root_module = "{package}"
+            """
+        )
+    )
+    (source / "__init__.py").write_text("")
+    (source / "defs" / "__init__.py").write_text("")
+    (defs / "defs.yaml").write_text(textwrap.dedent(defs_yaml))
+    return root

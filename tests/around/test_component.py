@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
-from around_helpers import workspace_for
+from around_helpers import dg_project, workspace_for
 
 from dagster_airbyte_assets.component import AirbyteAssetsComponent
 
 
 def _project(tmp_path: Path, server: Any, connection_name: str) -> Path:
-    root = tmp_path / "airbyte_project"
-    package = root / "src" / "airbyte_project"
-    defs = package / "defs" / "airbyte"
-    defs.mkdir(parents=True)
-    (root / "pyproject.toml").write_text(
-        textwrap.dedent(
-            """
-            [project]
-            name = "airbyte_project"
-            version = "0.1.0"
-
-            [tool.dg]
-            directory_type = "project"
-
-            [tool.dg.project]
-            root_module = "airbyte_project"
-            """
-        )
-    )
-    (package / "__init__.py").write_text("")
-    (package / "defs" / "__init__.py").write_text("")
-    (defs / "defs.yaml").write_text(
-        textwrap.dedent(
-            f"""
+    return dg_project(
+        tmp_path,
+        "airbyte_project",
+        f"""
             type: dagster_airbyte_assets.component.AirbyteAssetsComponent
             attributes:
               workspace:
@@ -52,10 +31,8 @@ def _project(tmp_path: Path, server: Any, connection_name: str) -> Path:
               state_path: airbyte-state.json
               schema_drift_checks: true
               sync_sensor: true
-            """
-        )
+            """,
     )
-    return root
 
 
 def test_component_loads_in_a_dg_project_and_materializes(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
-from around_helpers import workspace_for
+from around_helpers import dg_project, workspace_for
 
 from dagster_airbyte_assets.translator import MetadataKeys
 
@@ -17,31 +16,11 @@ PACKAGE = "airbyte_schedules_project"
 
 
 def _project(tmp_path: Path, connection_name: str) -> Path:
-    root = tmp_path / PACKAGE
-    package = root / "src" / PACKAGE
-    defs = package / "defs" / "airbyte"
-    defs.mkdir(parents=True)
-    (root / "pyproject.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [project]
-            name = "{PACKAGE}"
-            version = "0.1.0"
-
-            [tool.dg]
-            directory_type = "project"
-
-            [tool.dg.project]
-            root_module = "{PACKAGE}"
-            """
-        )
-    )
-    (package / "__init__.py").write_text("")
-    (package / "defs" / "__init__.py").write_text("")
     # json.dumps: a valid YAML scalar for a name with spaces and an arrow.
-    (defs / "defs.yaml").write_text(
-        textwrap.dedent(
-            f"""
+    return dg_project(
+        tmp_path,
+        PACKAGE,
+        f"""
             type: dagster_airbyte_assets.component.AirbyteAssetsComponent
             attributes:
               workspace:
@@ -51,10 +30,8 @@ def _project(tmp_path: Path, connection_name: str) -> Path:
                 cron_overrides:
                   {json.dumps(connection_name)}: "15 6 * * 1-5"
                 override_timezone: Europe/Paris
-            """
-        )
+            """,
     )
-    return root
 
 
 def test_schedules_block_builds_the_override_schedule(

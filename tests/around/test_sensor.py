@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
 from around_helpers import (
+    TABLES,
     build_assets,
-    config_post,
+    duckdb_counts,
+    evaluate_sensor,
     local_post,
+    materialized_row_counts,
     start_sync_via_api,
     wait_for_job,
     workspace_for,
@@ -21,45 +23,6 @@ from around_helpers import (
 
 from dagster_airbyte_assets.client import AirbyteSchedule
 from dagster_airbyte_assets.sensor import SYNC_STATUS_KEY, build_airbyte_sync_sensor
-
-TABLES = ("customers", "products", "orders")
-
-
-def _evaluate(
-    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None
-) -> dg.SensorResult:
-    result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
-    assert isinstance(result, dg.SensorResult)
-    # What the daemon does with the events: store them.
-    for event in result.asset_events or []:
-        instance.report_runless_asset_event(event)
-    return result
-
-
-def _row_counts(instance: dg.DagsterInstance) -> dict[str, int]:
-    totals = dict.fromkeys(TABLES, 0)
-    for table in TABLES:
-        records = instance.fetch_materializations(dg.AssetKey(["raw", table]), limit=100).records
-        for record in records:
-            materialization = record.asset_materialization
-            assert materialization is not None
-            totals[table] += int(materialization.metadata["dagster/row_count"].value)  # type: ignore[arg-type]
-    return totals
-
-
-def _duckdb_counts(server: Any) -> dict[str, int]:
-    connection = config_post(
-        server, "connections/get", {"connectionId": server.sample_connection_id}
-    )
-    destination = config_post(
-        server, "destinations/get", {"destinationId": connection["destinationId"]}
-    )
-    path = destination["connectionConfiguration"]["destination_path"]
-    with duckdb.connect(path, read_only=True) as con:
-        return {
-            t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]  # type: ignore[index]
-            for t in TABLES
-        }
 
 
 @pytest.fixture
@@ -79,7 +42,7 @@ def test_external_syncs_are_reported_once_with_true_row_counts(
     start = datetime.now(UTC) - timedelta(seconds=5)
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         sensor = build_airbyte_sync_sensor(workspace=workspace, assets=assets, start_from=start)
-        first = _evaluate(sensor, instance, None)
+        first = evaluate_sensor(sensor, instance, None)
         assert not first.asset_events
 
         # 1. Dagster launches a sync: never reported by the sensor.
@@ -110,7 +73,7 @@ def test_external_syncs_are_reported_once_with_true_row_counts(
         scheduled_job = int(started[0])
         wait_for_job(local_airbyte, scheduled_job)
 
-        second = _evaluate(sensor, instance, first.cursor)
+        second = evaluate_sensor(sensor, instance, first.cursor)
         events = second.asset_events or []
         assert all(isinstance(e, dg.AssetMaterialization) for e in events)
         reported = {(e.asset_key, int(str(e.metadata["airbyte/job_id"].value))) for e in events}
@@ -119,13 +82,13 @@ def test_external_syncs_are_reported_once_with_true_row_counts(
         assert dagster_job not in {j for _, j in reported}
         assert len(events) == 6  # exactly once each
         # Row counts: Dagster's + the sensor's add up to what really landed in DuckDB.
-        assert _row_counts(instance) == _duckdb_counts(local_airbyte)
+        assert materialized_row_counts(instance) == duckdb_counts(local_airbyte)
         assert all(e.metadata["airbyte/job_url"] for e in events)
 
         # Next tick, and a "restarted" sensor that lost its cursor: nothing again.
-        assert not _evaluate(sensor, instance, second.cursor).asset_events
+        assert not evaluate_sensor(sensor, instance, second.cursor).asset_events
         restarted = build_airbyte_sync_sensor(workspace=workspace, assets=assets, start_from=start)
-        assert not _evaluate(restarted, instance, None).asset_events
+        assert not evaluate_sensor(restarted, instance, None).asset_events
 
 
 def test_failed_external_sync_is_reported_as_failed_observations(
@@ -141,11 +104,11 @@ def test_failed_external_sync_is_reported_as_failed_observations(
         local_post(local_airbyte, f"connections/{cid}/fail_next_attempts", {"count": 10})
         job_id = start_sync_via_api(local_airbyte, cid)
         assert wait_for_job(local_airbyte, job_id)["status"] == "failed"
-        result = _evaluate(sensor, instance, None)
+        result = evaluate_sensor(sensor, instance, None)
         events = result.asset_events or []
         assert len(events) == 3
         for event in events:
             assert isinstance(event, dg.AssetObservation)
             assert event.metadata[SYNC_STATUS_KEY].value == "failed"
             assert event.metadata["airbyte/job_id"].value == job_id
-        assert not _evaluate(sensor, instance, result.cursor).asset_events
+        assert not evaluate_sensor(sensor, instance, result.cursor).asset_events

@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
 from around_helpers import (
+    TABLES,
     build_assets,
     config_post,
+    duckdb_counts,
+    evaluate_sensor,
     local_post,
+    materialized_row_counts,
     start_sync_via_api,
     wait_for_job,
     workspace_for,
@@ -28,19 +31,7 @@ from around_helpers import (
 from dagster_airbyte_assets.resource import AirbyteWorkspace
 from dagster_airbyte_assets.sensor import SYNC_STATUS_KEY, build_airbyte_sync_sensor
 
-TABLES = ("customers", "products", "orders")
 KEYS = {dg.AssetKey(["raw", t]) for t in TABLES}
-
-
-def _evaluate(
-    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None
-) -> dg.SensorResult:
-    result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
-    assert isinstance(result, dg.SensorResult)
-    # What the daemon does with the events: store them.
-    for event in result.asset_events or []:
-        instance.report_runless_asset_event(event)
-    return result
 
 
 def _reported(result: dg.SensorResult) -> set[tuple[dg.AssetKey, int]]:
@@ -48,32 +39,6 @@ def _reported(result: dg.SensorResult) -> set[tuple[dg.AssetKey, int]]:
         (e.asset_key, int(str(e.metadata["airbyte/job_id"].value)))
         for e in result.asset_events or []
     }
-
-
-def _row_counts(instance: dg.DagsterInstance) -> dict[str, int]:
-    totals = dict.fromkeys(TABLES, 0)
-    for table in TABLES:
-        records = instance.fetch_materializations(dg.AssetKey(["raw", table]), limit=100).records
-        for record in records:
-            materialization = record.asset_materialization
-            assert materialization is not None
-            totals[table] += int(materialization.metadata["dagster/row_count"].value)  # type: ignore[arg-type]
-    return totals
-
-
-def _duckdb_counts(server: Any) -> dict[str, int]:
-    connection = config_post(
-        server, "connections/get", {"connectionId": server.sample_connection_id}
-    )
-    destination = config_post(
-        server, "destinations/get", {"destinationId": connection["destinationId"]}
-    )
-    path = destination["connectionConfiguration"]["destination_path"]
-    with duckdb.connect(path, read_only=True) as con:
-        return {
-            t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]  # type: ignore[index]
-            for t in TABLES
-        }
 
 
 def _sync_via_config_api(server: Any, connection_id: str) -> int:
@@ -95,7 +60,7 @@ def test_config_api_sensor_reports_external_syncs_once_with_true_row_counts(
     start = datetime.now(UTC) - timedelta(seconds=5)
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         sensor = build_airbyte_sync_sensor(workspace=workspace, assets=assets, start_from=start)
-        first = _evaluate(sensor, instance, None)
+        first = evaluate_sensor(sensor, instance, None)
         assert not first.asset_events
 
         result = dg.materialize(assets, resources={"airbyte": workspace}, instance=instance)
@@ -107,18 +72,18 @@ def test_config_api_sensor_reports_external_syncs_once_with_true_row_counts(
         external.append(_sync_via_config_api(local_airbyte, cid))
         wait_for_job(local_airbyte, external[1])
 
-        second = _evaluate(sensor, instance, first.cursor)
+        second = evaluate_sensor(sensor, instance, first.cursor)
         events = second.asset_events or []
         assert all(isinstance(e, dg.AssetMaterialization) for e in events)
         assert len(events) == 6
         assert _reported(second) == {(k, j) for k in KEYS for j in external}
         assert dagster_job not in external
         # Dagster's sync plus the sensor's reports add up to what landed in DuckDB.
-        assert _row_counts(instance) == _duckdb_counts(local_airbyte)
+        assert materialized_row_counts(instance) == duckdb_counts(local_airbyte)
 
-        assert not _evaluate(sensor, instance, second.cursor).asset_events
+        assert not evaluate_sensor(sensor, instance, second.cursor).asset_events
         restarted = build_airbyte_sync_sensor(workspace=workspace, assets=assets, start_from=start)
-        assert not _evaluate(restarted, instance, None).asset_events
+        assert not evaluate_sensor(restarted, instance, None).asset_events
 
 
 def test_failed_sync_launched_by_dagster_is_not_reported(
@@ -145,12 +110,12 @@ def test_failed_sync_launched_by_dagster_is_not_reported(
         external = start_sync_via_api(local_airbyte, cid)
         assert wait_for_job(local_airbyte, external)["status"] == "failed"
 
-        tick = _evaluate(sensor, instance, None)
+        tick = evaluate_sensor(sensor, instance, None)
         events = tick.asset_events or []
         assert all(isinstance(e, dg.AssetObservation) for e in events)
         assert all(e.metadata[SYNC_STATUS_KEY].value == "failed" for e in events)
         assert _reported(tick) == {(k, external) for k in KEYS}
-        assert not _evaluate(sensor, instance, tick.cursor).asset_events
+        assert not evaluate_sensor(sensor, instance, tick.cursor).asset_events
 
 
 def test_jobs_are_deferred_while_a_dagster_run_is_in_progress(
@@ -184,7 +149,7 @@ def test_jobs_are_deferred_while_a_dagster_run_is_in_progress(
             ):
                 assert time.monotonic() < deadline, "the Dagster run never started"
                 time.sleep(0.05)
-            busy = _evaluate(sensor, instance, None)
+            busy = evaluate_sensor(sensor, instance, None)
             # The external job is finished, but the connection is busy: deferred, not decided.
             assert not busy.asset_events
         finally:
@@ -195,10 +160,10 @@ def test_jobs_are_deferred_while_a_dagster_run_is_in_progress(
         materialization = result.get_asset_materialization_events()[0].materialization
         dagster_job = int(str(materialization.metadata["airbyte/job_id"].value))
 
-        done = _evaluate(sensor, instance, busy.cursor)
+        done = evaluate_sensor(sensor, instance, busy.cursor)
         assert _reported(done) == {(k, external) for k in KEYS}
         assert dagster_job != external
-        assert not _evaluate(sensor, instance, done.cursor).asset_events
+        assert not evaluate_sensor(sensor, instance, done.cursor).asset_events
 
 
 def test_a_started_run_record_defers_only_the_connections_it_targets(
@@ -223,7 +188,7 @@ def test_a_started_run_record_defers_only_the_connections_it_targets(
         )
         external = start_sync_via_api(local_airbyte, cid)
         wait_for_job(local_airbyte, external)
-        first = _evaluate(sensor, instance, None)
+        first = evaluate_sensor(sensor, instance, None)
         assert _reported(first) == {(k, external) for k in KEYS}
 
         # ...one that may materialize the connection's assets does.
@@ -235,12 +200,12 @@ def test_a_started_run_record_defers_only_the_connections_it_targets(
         )
         second_job = start_sync_via_api(local_airbyte, cid)
         wait_for_job(local_airbyte, second_job)
-        deferred = _evaluate(sensor, instance, first.cursor)
+        deferred = evaluate_sensor(sensor, instance, first.cursor)
         assert not deferred.asset_events
-        assert not _evaluate(sensor, instance, deferred.cursor).asset_events
+        assert not evaluate_sensor(sensor, instance, deferred.cursor).asset_events
 
         # The run ends without materializing anything: the job was not Dagster's after all.
         instance.report_run_failed(run)
-        done = _evaluate(sensor, instance, deferred.cursor)
+        done = evaluate_sensor(sensor, instance, deferred.cursor)
         assert _reported(done) == {(k, second_job) for k in KEYS}
-        assert not _evaluate(sensor, instance, done.cursor).asset_events
+        assert not evaluate_sensor(sensor, instance, done.cursor).asset_events
