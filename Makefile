@@ -3,15 +3,17 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml local-airbyte/pyproject.toml | cksum | cut -d' ' -f1)
+# Every tree ruff checks.
+SOURCES := dagster_airbyte_assets local-airbyte/local_airbyte tests bench examples definitions.py
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint typecheck fmt venv serve clean bench
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml local-airbyte/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./local-airbyte -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -28,25 +30,25 @@ ui: $(STAMP)
 
 ## test: lint, type-check and run the test suite
 test: $(STAMP)
-	$(BIN)/ruff check dagster_airbyte_assets tests bench examples definitions.py
-	$(BIN)/ruff format --check dagster_airbyte_assets tests bench examples definitions.py
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check dagster_airbyte_assets tests bench examples definitions.py
-	$(BIN)/ruff format --check dagster_airbyte_assets tests bench examples definitions.py
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format dagster_airbyte_assets tests bench examples definitions.py
-	$(BIN)/ruff check --fix dagster_airbyte_assets tests bench examples definitions.py
+	$(BIN)/ruff format $(SOURCES)
+	$(BIN)/ruff check --fix $(SOURCES)
 
 ## serve: run the local Airbyte in the foreground on port 8000
 serve: $(STAMP)
-	$(BIN)/dagster-airbyte-assets local-airbyte serve --port 8000 --state-dir .local-airbyte --seed sample
+	$(BIN)/local-airbyte serve --port 8000 --state-dir .local-airbyte --seed sample
 
 ## bench: ours vs dagster-airbyte 0.29.27 on the local Airbyte (~15 min); see bench/README.md
 bench: $(STAMP)

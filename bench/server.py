@@ -13,8 +13,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-
-from dagster_airbyte_assets.local_airbyte import LocalAirbyte
+from local_airbyte import LocalAirbyte
 
 __all__ = ["BenchServer", "side_of_agent"]
 

@@ -2,8 +2,8 @@
 
 Layers, each importable alone: the client (``AirbyteClient`` and its models; no Dagster), the
 resource (``AirbyteWorkspace``), the translator (``DagsterAirbyteTranslator``) and the
-loader/executor (``build_airbyte_assets_definitions``). The local Airbyte server lives in
-``dagster_airbyte_assets.local_airbyte`` and is only imported when asked for.
+loader/executor (``build_airbyte_assets_definitions``). The local Airbyte server is a separate
+distribution (``local-airbyte``) that this package never imports.
 """
 
 from dagster_airbyte_assets._sync import AirbyteSyncFailure, sync_and_wait

@@ -1,11 +1,16 @@
-"""How Airbyte turns stream and namespace names into identifiers: one rule, used everywhere.
+"""How Airbyte's destinations turn stream and namespace names into identifiers.
 
-The translator predicts the table a stream lands in (and so its asset key), and the local
-Airbyte's destinations create that table; both must apply the same rule, or keys point at
-tables that do not exist. The rule is Airbyte's ``Names.toAlphanumericAndUnderscore``: accents
-are dropped (``café`` → ``cafe``), runs of white space become one ``_``, and every other character
-outside ``[A-Za-z0-9_]`` becomes ``_`` (``表`` → ``_``). SQL destinations then fold case.
-No third-party import here: the local Airbyte's connectors use this module too.
+The translator predicts the table a stream lands in (and so its asset key and
+``dagster/table_name``). The rules differ per destination, read from the connectors' sources:
+
+- Java destinations (PostgreSQL, Redshift, MSSQL): ``Names.toAlphanumericAndUnderscore``:
+  accents dropped (``café`` → ``cafe``), each run of white space one ``_``, every other character
+  outside ``[A-Za-z0-9_]`` a ``_`` (``表`` → ``_``); then lower case.
+- DuckDB and MotherDuck (``airbyte_cdk.sql``'s ``LowerCaseNormalizer``): lower case, then *each*
+  character outside ``[a-z0-9]`` a ``_`` (``café`` → ``caf_``), a leading digit prefixed by ``_``.
+
+The local Airbyte applies these rules with code of its own, so a wrong prediction here shows up
+as a test whose asset names a table that does not exist.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ __all__ = ["airbyte_name", "definition_name", "destination_identifier"]
 
 # Destinations whose identifiers are lower case (typing-and-deduping SQL destinations).
 LOWERCASING_DESTINATIONS = frozenset({"postgres", "duckdb", "redshift", "motherduck", "mssql"})
+CDK_SQL_DESTINATIONS = frozenset({"duckdb", "motherduck"})
 POSTGRES_MAX_IDENTIFIER = 63
 
 
@@ -36,6 +42,9 @@ def destination_identifier(name: str, destination_type: str | None) -> str:
     """
     if destination_type not in LOWERCASING_DESTINATIONS:
         return name
+    if destination_type in CDK_SQL_DESTINATIONS:
+        lowered = re.sub(r"[^a-z0-9]", "_", name.lower())
+        return "_" + lowered if lowered[:1].isdigit() else lowered or "_"
     identifier = airbyte_name(name).lower()
     if destination_type in ("postgres", "redshift"):
         if identifier[0].isdigit():

@@ -1,8 +1,8 @@
 """Quartz cron fields (``sec min hour dom month dow [year]``), parsed one field at a time.
 
-Airbyte schedules use Quartz syntax. The integration converts it to Dagster's 5-field cron
-(``schedules.py``) and the local Airbyte evaluates it (``local_airbyte/cron.py``); both read the
-fields here, so they agree on what an expression means. Day of week is 1-7 = SUN-SAT. ``L``,
+Airbyte schedules use Quartz syntax; the integration converts it to Dagster's 5-field cron
+(``schedules.py``). The local Airbyte evaluates Quartz with its own code, so a test comparing
+fire times checks this parser against an independent reading. Day of week is 1-7 = SUN-SAT. ``L``,
 ``W``, ``#`` and ``C`` are refused with the reason. No third-party import.
 """
 

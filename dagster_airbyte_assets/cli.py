@@ -1,12 +1,15 @@
 """The ``dagster-airbyte-assets`` console script.
 
-Sub-commands import what they need lazily: ``local-airbyte`` pulls in the server's dependencies
-(the ``[local]`` extra), which a plain integration install does not have.
+``local-airbyte ...`` hands over to the local Airbyte's own command (``python -m local_airbyte``)
+in this process's place: the server is a separate distribution that the integration never
+imports, installed with ``pip install ./local-airbyte``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 
@@ -20,19 +23,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    local = commands.add_parser("local-airbyte", help="The local Airbyte server.")
-    local_commands = local.add_subparsers(dest="local_command", required=True)
-    serve = local_commands.add_parser(
-        "serve", help="Run the local Airbyte in the foreground (Config API and Public API)."
-    )
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--host", default="127.0.0.1", help="Interface to bind (default: loopback).")
-    serve.add_argument("--state-dir", required=True, help="Directory holding the server's state.")
-    serve.add_argument("--auth", choices=["none", "basic", "client-credentials"], default="none")
-    serve.add_argument("--seed", choices=["sample"], default=None)
-    serve.add_argument("--test-controls", action="store_true", help="Enable /_local/ controls.")
-    serve.add_argument(
-        "--scheduler", action="store_true", help="Run connection schedules (manual/basic/cron)."
+    commands.add_parser(
+        "local-airbyte",
+        help="The local Airbyte server (`local-airbyte --help`); needs `pip install ./local-airbyte`.",
+        add_help=False,
     )
 
     refresh = commands.add_parser(
@@ -50,7 +44,6 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _refresh_state(python_file: str) -> int:
     """Load the definitions file with a forced refresh: every Airbyte loader in it re-fetches."""
-    import os
     import runpy
 
     from dagster_airbyte_assets.assets import REFRESH_ENV
@@ -89,12 +82,26 @@ def _count_stream_assets(namespace: dict[str, object]) -> int:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
-    if args.command == "local-airbyte" and args.local_command == "serve":
-        from dagster_airbyte_assets.local_airbyte.serve import serve_from_args
+def _run_local_airbyte(argv: Sequence[str]) -> int:
+    """Replace this process with ``python -m local_airbyte <argv>`` (same interpreter)."""
+    if importlib.util.find_spec("local_airbyte") is None:
+        print(
+            "The local Airbyte is not installed in this environment. From a clone of "
+            "dagster-airbyte-assets: pip install ./local-airbyte",
+            file=sys.stderr,
+        )
+        return 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "local_airbyte", *argv])
+    raise AssertionError("unreachable")  # pragma: no cover - execv does not return
 
-        return serve_from_args(args)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["local-airbyte"]:
+        return _run_local_airbyte(argv[1:])
+    args = _build_parser().parse_args(argv)
     if args.command == "refresh-state":
         return _refresh_state(args.python_file)
     raise AssertionError(f"unhandled command {args.command}")

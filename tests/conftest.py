@@ -92,7 +92,7 @@ def local_airbyte_factory(tmp_path_factory: pytest.TempPathFactory):  # type: ig
 
     Every server started through the factory is stopped at teardown.
     """
-    from dagster_airbyte_assets.local_airbyte import LocalAirbyte
+    from local_airbyte import LocalAirbyte
 
     servers: list[LocalAirbyte] = []
 

@@ -10,10 +10,10 @@ import dagster as dg
 import pytest
 from around_helpers import build_assets, workspace_for
 from dagster._utils.schedules import cron_string_iterator
+from local_airbyte.cron import QuartzCron
 
 from dagster_airbyte_assets.client import AirbyteSchedule
 from dagster_airbyte_assets.errors import AirbyteConfigurationError, AirbyteScheduleError
-from dagster_airbyte_assets.local_airbyte.cron import QuartzCron
 from dagster_airbyte_assets.schedules import (
     DagsterCron,
     airbyte_schedule_to_cron,

@@ -123,6 +123,18 @@ def test_awkward_stream_names_become_valid_keys(name: str, expected: str) -> Non
     dg.multi_asset(specs=[spec], name="probe")(lambda: None)
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("order items", "order_items"), ("café", "caf_"), ("a  b", "a__b"), ("1st", "_1st")],
+    ids=["space", "accent-not-dropped", "each-space", "leading-digit"],
+)
+def test_duckdb_tables_follow_the_cdk_normalizer(name: str, expected: str) -> None:
+    # destination-duckdb writes through airbyte_cdk.sql (LowerCaseNormalizer), not the Java
+    # Names rule: accents become "_" rather than being dropped.
+    spec = _spec(_connection(), _stream(name), _destination("duckdb"))
+    assert spec.key == dg.AssetKey(["raw", expected])
+
+
 def test_column_schema_has_real_types_and_nullability() -> None:
     schema = column_schema_from_json_schema(CUSTOMERS_SCHEMA)
     assert schema is not None

@@ -28,7 +28,7 @@ from dagster_airbyte_assets.errors import (
 )
 from dagster_airbyte_assets.resource import AirbyteWorkspace
 
-local_airbyte = pytest.importorskip("dagster_airbyte_assets.local_airbyte")
+local_airbyte = pytest.importorskip("local_airbyte")
 LocalAirbyte = local_airbyte.LocalAirbyte
 
 FAST = RetryPolicy(attempts=4, timeout=10.0, wait_initial=0.01, wait_max=0.05, wait_jitter=0.0)

@@ -17,7 +17,7 @@ import pytest
 
 from dagster_airbyte_assets.client import AirbyteClient, AirbyteSchedule, RetryPolicy
 
-local_airbyte = pytest.importorskip("dagster_airbyte_assets.local_airbyte")
+local_airbyte = pytest.importorskip("local_airbyte")
 
 FAST = RetryPolicy(attempts=3, timeout=10.0, wait_initial=0.01, wait_max=0.05, wait_jitter=0.0)
 PUBLIC = "/api/public/v1"

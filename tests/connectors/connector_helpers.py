@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from dagster_airbyte_assets.local_airbyte.connectors.base import (
+from local_airbyte.connectors.base import (
     ConfiguredStream,
     DiscoveredStream,
 )

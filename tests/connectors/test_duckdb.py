@@ -10,13 +10,12 @@ from pathlib import Path
 import duckdb
 import pytest
 from connector_helpers import airbyte_records, configured, max_cursor, sync
-
-from dagster_airbyte_assets.local_airbyte.connectors.base import (
+from local_airbyte.connectors.base import (
     ConnectorError,
     DiscoveredStream,
 )
-from dagster_airbyte_assets.local_airbyte.connectors.duckdb import DuckDBDestination
-from dagster_airbyte_assets.local_airbyte.connectors.sample_data import SampleDataSource
+from local_airbyte.connectors.duckdb import DuckDBDestination
+from local_airbyte.connectors.sample_data import SampleDataSource
 
 SCHEMA = {
     "type": "object",
@@ -228,9 +227,7 @@ def test_file_locked_by_another_process(config: dict, monkeypatch: pytest.Monkey
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
-        monkeypatch.setattr(
-            "dagster_airbyte_assets.local_airbyte.connectors.duckdb._LOCK_RETRY_SECONDS", 0.3
-        )
+        monkeypatch.setattr("local_airbyte.connectors.duckdb._LOCK_RETRY_SECONDS", 0.3)
         writer = _write(config, "append", [_row(2, "alan", 1)])
         with pytest.raises(ConnectorError, match="Another connection"):
             writer.commit()
@@ -263,9 +260,7 @@ def test_reader_in_this_process_delays_then_fails_clearly(
     config: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _write(config, "append", [_row(1, "ada", 1)]).commit()
-    monkeypatch.setattr(
-        "dagster_airbyte_assets.local_airbyte.connectors.duckdb._LOCK_RETRY_SECONDS", 0.2
-    )
+    monkeypatch.setattr("local_airbyte.connectors.duckdb._LOCK_RETRY_SECONDS", 0.2)
     reader = duckdb.connect(config["destination_path"], read_only=True)
     try:
         with pytest.raises(ConnectorError, match="keeps the file open"):

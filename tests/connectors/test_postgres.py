@@ -6,12 +6,11 @@ from decimal import Decimal
 
 import pytest
 from connector_helpers import airbyte_records, configured, max_cursor, read_all, sync
-
-from dagster_airbyte_assets.local_airbyte.connectors.base import (
+from local_airbyte.connectors.base import (
     ConnectorError,
     DiscoveredStream,
 )
-from dagster_airbyte_assets.local_airbyte.connectors.postgres import (
+from local_airbyte.connectors.postgres import (
     PostgresDestination,
     PostgresSource,
     normalize_postgres_identifier,
@@ -321,7 +320,7 @@ def test_postgres_to_postgres_round_trip(shop, pg_database) -> None:  # type: ig
 
 
 def test_sample_data_into_postgres_incremental_dedup(pg_database) -> None:  # type: ignore[no-untyped-def]
-    from dagster_airbyte_assets.local_airbyte.connectors.sample_data import SampleDataSource
+    from local_airbyte.connectors.sample_data import SampleDataSource
 
     source, src = SampleDataSource(), {"count": 10, "records_per_sync": 3}
     (customers,) = [s for s in source.discover(src) if s.name == "customers"]

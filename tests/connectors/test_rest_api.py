@@ -11,11 +11,10 @@ from urllib.parse import parse_qs, urlparse
 import duckdb
 import pytest
 from connector_helpers import configured, max_cursor, read_all, sync
-
-from dagster_airbyte_assets.local_airbyte.connectors import default_registry
-from dagster_airbyte_assets.local_airbyte.connectors.base import ConnectorError
-from dagster_airbyte_assets.local_airbyte.connectors.duckdb import DuckDBDestination
-from dagster_airbyte_assets.local_airbyte.connectors.rest_api import RestApiSource
+from local_airbyte.connectors import default_registry
+from local_airbyte.connectors.base import ConnectorError
+from local_airbyte.connectors.duckdb import DuckDBDestination
+from local_airbyte.connectors.rest_api import RestApiSource
 
 API_KEY = "key-abc-123"
 CUSTOMERS = [

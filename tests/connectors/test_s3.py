@@ -10,12 +10,11 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from connector_helpers import airbyte_records, configured, sync
-
-from dagster_airbyte_assets.local_airbyte.connectors.base import (
+from local_airbyte.connectors.base import (
     ConnectorError,
     DiscoveredStream,
 )
-from dagster_airbyte_assets.local_airbyte.connectors.s3 import S3Destination
+from local_airbyte.connectors.s3 import S3Destination
 
 STREAM = DiscoveredStream(
     name="orders",
@@ -185,7 +184,7 @@ def test_s3_compatible_endpoint(moto_endpoint: str) -> None:
 
 @pytest.mark.postgres
 def test_postgres_to_s3_parquet_round_trip(pg_database, moto_endpoint: str) -> None:  # type: ignore[no-untyped-def]
-    from dagster_airbyte_assets.local_airbyte.connectors.postgres import PostgresSource
+    from local_airbyte.connectors.postgres import PostgresSource
 
     with pg_database.connect() as conn:
         conn.execute(

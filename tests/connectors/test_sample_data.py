@@ -5,9 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from connector_helpers import configured, max_cursor, read_all
-
-from dagster_airbyte_assets.local_airbyte.connectors.base import ConnectorError
-from dagster_airbyte_assets.local_airbyte.connectors.sample_data import SampleDataSource
+from local_airbyte.connectors.base import ConnectorError
+from local_airbyte.connectors.sample_data import SampleDataSource
 
 CONFIG = {"count": 30, "seed": 7, "records_per_sync": 4}
 

@@ -278,9 +278,9 @@ def _sync_sample_data_into_duckdb(db_path: Path, syncs: int) -> dict[str, list[d
     import threading
     import uuid
 
-    from dagster_airbyte_assets.local_airbyte.connectors.base import ConfiguredStream
-    from dagster_airbyte_assets.local_airbyte.connectors.duckdb import DuckDBDestination
-    from dagster_airbyte_assets.local_airbyte.connectors.sample_data import SampleDataSource
+    from local_airbyte.connectors.base import ConfiguredStream
+    from local_airbyte.connectors.duckdb import DuckDBDestination
+    from local_airbyte.connectors.sample_data import SampleDataSource
 
     source, destination = SampleDataSource(), DuckDBDestination()
     source_config = {"count": 30, "seed": 7, "records_per_sync": 10}

@@ -15,9 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from local_airbyte.config_api import HANDLERS
 from reliability_helpers import control
-
-from dagster_airbyte_assets.local_airbyte.config_api import HANDLERS
 
 SPECS = Path(__file__).resolve().parents[1] / "airbyte_api_specs"
 OPEN = {"/api/v1/health", "/api/public/v1/health", "/api/public/v1/applications/token"}

@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from local_airbyte import LocalAirbyte
 from reliability_helpers import (
     TERMINAL,
     build_assets,
@@ -27,7 +28,6 @@ from reliability_helpers import (
 
 from dagster_airbyte_assets._sync import AirbyteSyncFailure
 from dagster_airbyte_assets.errors import AirbyteConnectError
-from dagster_airbyte_assets.local_airbyte import LocalAirbyte
 from dagster_airbyte_assets.translator import MetadataKeys
 
 

@@ -22,11 +22,10 @@ from typing import Any, ClassVar
 
 import pyarrow.parquet as pq
 
-from dagster_airbyte_assets._names import destination_identifier
-
 from ._arrow import arrow_schema, arrow_table
 from ._typing import Column, dedup_select_sql, key_columns, quote_identifier, stream_columns
 from .base import ConfiguredStream, ConnectorError, Record
+from .naming import duckdb_identifier
 
 __all__ = ["DuckDBDestination", "normalize_duckdb_identifier"]
 
@@ -68,12 +67,10 @@ def _database_path(config: dict[str, Any]) -> str:
 def normalize_duckdb_identifier(name: str) -> str:
     """A table or schema name as Airbyte's DuckDB destination writes it.
 
-    Lower case, accents dropped, everything outside ``[a-z0-9_]`` becomes ``_``
-    (``"Café Orders"`` -> ``cafe_orders``): the rule of ``dagster_airbyte_assets._names``, which
-    the translator uses to predict asset keys, so a stream named ``"order items"`` lands in
-    ``order_items``, the table its asset names.
+    Lower case, every character outside ``[a-z0-9]`` becomes ``_`` (``"Café Orders"`` ->
+    ``caf__orders``): see :mod:`.naming` for where the rule comes from.
     """
-    return destination_identifier(name, "duckdb")
+    return duckdb_identifier(name)
 
 
 def _schema(config: dict[str, Any], stream: ConfiguredStream | None = None) -> str:

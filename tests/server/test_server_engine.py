@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+from local_airbyte.cron import QuartzCron
 from local_airbyte_helpers import config_post, wait_for_job
-
-from dagster_airbyte_assets.local_airbyte.cron import QuartzCron
 
 
 def _sync(server) -> dict:  # type: ignore[no-untyped-def,type-arg]

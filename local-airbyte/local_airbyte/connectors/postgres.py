@@ -26,8 +26,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from dagster_airbyte_assets._names import destination_identifier
-
 from ._typing import (
     Column,
     dedup_select_sql,
@@ -37,6 +35,7 @@ from ._typing import (
     typed_row,
 )
 from .base import ConfiguredStream, ConnectorError, DiscoveredStream, Record
+from .naming import postgres_identifier
 
 __all__ = ["PostgresDestination", "PostgresSource", "normalize_postgres_identifier"]
 
@@ -98,11 +97,10 @@ _JSON_TYPES: dict[str, dict[str, Any]] = {
 def normalize_postgres_identifier(name: str) -> str:
     """A table, schema or column name as Airbyte's PostgreSQL destination writes it.
 
-    Airbyte's rule (``dagster_airbyte_assets._names``, shared with the translator so asset keys
-    name real tables): accents dropped, lower case, everything outside ``[a-z0-9_]`` becomes
+    Airbyte's rule (see :mod:`.naming`): accents dropped, lower case, everything outside ``[a-z0-9_]`` becomes
     ``_``, a leading digit gets a ``_`` prefix, at most 63 bytes. ``"Order Items"`` → ``order_items``.
     """
-    return destination_identifier(name, "postgres")
+    return postgres_identifier(name)
 
 
 def _ssl_mode(config: dict[str, Any]) -> str:

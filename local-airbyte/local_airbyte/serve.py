@@ -1,4 +1,4 @@
-"""``dagster-airbyte-assets local-airbyte serve``: the server in the foreground."""
+"""``local-airbyte serve``: the server in the foreground."""
 
 from __future__ import annotations
 

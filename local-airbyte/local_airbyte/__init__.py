@@ -1,8 +1,8 @@
 """The local Airbyte: an Airbyte-API-compatible server that keeps state on disk and runs syncs.
 
-Never imported by the integration itself; it needs the ``[local]`` extra (FastAPI, uvicorn,
-DuckDB, pyarrow, psycopg). Use :class:`LocalAirbyte` from Python or
-``dagster-airbyte-assets local-airbyte serve`` from a shell.
+A distribution of its own (``local-airbyte``): it imports nothing from dagster-airbyte-assets,
+which reaches it only over HTTP. Use :class:`LocalAirbyte` from Python or ``local-airbyte serve``
+from a shell.
 """
 
 from __future__ import annotations

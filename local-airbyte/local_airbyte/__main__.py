@@ -1,0 +1,7 @@
+"""``python -m local_airbyte serve ...``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
