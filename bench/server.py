@@ -1,13 +1,15 @@
 """The local Airbyte both sides are measured against, plus the bench's own admin calls.
 
-The admin client sends its own ``User-Agent`` so that the server's per-agent request counter
-keeps its calls apart from either side's (``dagster-airbyte-assets``, and no agent on its token
-requests, for ours; ``dagster`` and, on its token requests, ``python-requests`` for theirs).
+The server's handlers are wrapped in a :class:`~bench.requestlog.RequestLog`, which counts every
+API call per side (by ``User-Agent``), times the handler (the server's own time per request,
+injected latency excluded) and, when asked, records the answers for the fast stub. The admin
+client sends its own ``User-Agent`` so that its calls never count for either side.
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -15,19 +17,24 @@ from typing import Any
 import httpx
 from local_airbyte import LocalAirbyte
 
-__all__ = ["BenchServer", "side_of_agent"]
+from bench.requestlog import ADMIN_AGENT, RequestLog
 
-ADMIN_AGENT = "bench-admin"
+__all__ = ["BenchServer", "install_request_log"]
+
 SAMPLE_STREAMS = ("customers", "products", "orders")
+TERMINAL = ("succeeded", "failed", "cancelled")
 
 
-def side_of_agent(agent: str) -> str:
-    # Ours builds its token request bare (no User-Agent); nothing else here sends none.
-    if agent == "" or agent.startswith("dagster-airbyte-assets"):
-        return "ours"
-    if agent == "dagster" or agent.startswith("python-requests"):
-        return "theirs"
-    return "other"
+def install_request_log(server: LocalAirbyte, log: RequestLog) -> None:
+    """Put ``log`` between the local Airbyte's outer layer and its request handlers.
+
+    The one place the bench reaches into the local Airbyte: ``LocalAirbyte.start`` serves a
+    ``LocalAirbyteApp`` (auth, request counters, injected faults) whose ``app`` attribute holds
+    the FastAPI handlers. Wrapping the handlers, not the outer layer, keeps the injected latency
+    out of the server's own time. If local-airbyte changes how it is assembled, change only this.
+    """
+    outer = server._server.config.app
+    outer.app = log.wrap(outer.app)
 
 
 class BenchServer:
@@ -40,9 +47,11 @@ class BenchServer:
             state_dir=self.dir / "state", auth="client-credentials", test_controls=True
         )
         self._http: httpx.Client | None = None
+        self.log = RequestLog()
 
     def __enter__(self) -> BenchServer:
         self.server.start()
+        install_request_log(self.server, self.log)
         client_id, client_secret = self.server.client_credentials
         token = httpx.post(
             f"{self.server.public_api_url}/applications/token",
@@ -95,14 +104,10 @@ class BenchServer:
     # -- test controls --------------------------------------------------------------------------
 
     def counts_by_side(self) -> dict[str, int]:
-        by_agent: dict[str, int] = self._call("GET", "/_local/requests")["by_agent"]
-        sides = {"ours": 0, "theirs": 0, "other": 0}
-        for agent, count in by_agent.items():
-            sides[side_of_agent(agent)] += count
-        return sides
+        return self.log.counts()
 
     def reset_counts(self) -> None:
-        self._call("DELETE", "/_local/requests")
+        self.log.clear()
 
     def latency(self, ms: int) -> None:
         if ms:
@@ -119,6 +124,21 @@ class BenchServer:
         self._call(
             "POST", f"/_local/connections/{connection_id}/sync_duration", {"seconds": seconds}
         )
+
+    def run_sync(self, connection_id: str, timeout: float = 3600) -> dict[str, Any]:
+        """Start a sync as an admin (not as either side) and wait for it; its timeline."""
+        job = self._call("POST", "/api/v1/connections/sync", {"connectionId": connection_id})
+        job_id = int(job["job"]["id"])
+        deadline = time.monotonic() + timeout
+        while True:
+            timeline = self.timeline(job_id)
+            if timeline["status"] in TERMINAL:
+                if timeline["status"] != "succeeded":
+                    raise RuntimeError(f"warm-up sync {job_id} of {connection_id}: {timeline}")
+                return timeline
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"warm-up sync {job_id} of {connection_id} did not end")
+            time.sleep(0.2)
 
     def timeline(self, job_id: int) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", f"/_local/jobs/{job_id}/timeline")

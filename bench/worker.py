@@ -3,9 +3,11 @@
 Answers are JSON lines on the original stdout; everything else (Dagster's logs, prints) goes to
 stderr so that it can never corrupt an answer. Modes:
 
-- ``load``: build the definitions once and report wall time, asset count and peak memory.
-- ``detect``: build, warm up with one sync, say ``ready``, wait for ``go``, then materialize
-  ``reps`` times and report when each materialization was recorded.
+- ``load``: build the definitions once and report wall and CPU time, asset count, peak memory
+  and a fingerprint of the specs; ours can also write its specs down for the floor.
+- ``floor``: bare Dagster building the specs ours wrote down (:mod:`bench.floor`).
+- ``detect``: build, say ``ready``, wait for ``go``, then materialize ``reps`` times and report
+  when each materialization was recorded.
 - ``fanout``: one Dagster run over every connection with the default multiprocess executor.
 """
 
@@ -46,21 +48,59 @@ def _peak_mb() -> float:
 def _load(cfg: dict[str, Any]) -> None:
     import dagster  # noqa: F401  (imports are not part of the load time)
 
+    from bench.floor import describe, fingerprint
+
     if cfg["side"] == "ours":
         import dagster_airbyte_assets  # noqa: F401
     else:
         import dagster_airbyte  # noqa: F401
     base_mb = _peak_mb()
     workspace = workspace_for(cfg)
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     assets = build_definitions(cfg, workspace)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    peak_mb = _peak_mb()
+    if cfg.get("dump_floor"):
+        with open(cfg["dump_floor"], "w") as handle:
+            for line in describe(assets):
+                handle.write(line + "\n")
     _answer(
         {
             "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
             "assets": sum(len(a.keys) for a in assets),
-            "peak_mb": _peak_mb(),
+            "multi_assets": len(assets),
+            "peak_mb": peak_mb,
             "base_mb": base_mb,
+            "fingerprint": fingerprint(assets, cfg["url"]),
+        }
+    )
+
+
+def _floor(cfg: dict[str, Any]) -> None:
+    import dagster  # noqa: F401  (imports are not part of the build time)
+
+    from bench.floor import build, fingerprint
+
+    base_mb = _peak_mb()
+    with open(cfg["path"]) as lines:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = build(lines)
+        seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    peak_mb = _peak_mb()
+    _answer(
+        {
+            # Reading and parsing the plain input is not Dagster's work: left out.
+            "seconds": seconds - result.parse_wall,
+            "cpu_seconds": cpu_seconds - result.parse_cpu,
+            "parse_seconds": result.parse_wall,
+            "assets": sum(len(a.keys) for a in result.assets),
+            "multi_assets": len(result.assets),
+            "peak_mb": peak_mb,
+            "base_mb": base_mb,
+            "fingerprint": fingerprint(result.assets, cfg["url"]),
+            "fallbacks": sorted(set(result.fallbacks))[:20],
+            "fallback_count": len(result.fallbacks),
         }
     )
 
@@ -88,9 +128,7 @@ def _materialize_once(assets: list[Any], workspace: Any) -> dict[str, Any]:
 def _detect(cfg: dict[str, Any]) -> None:
     workspace = workspace_for(cfg)
     assets = build_definitions(cfg, workspace)
-    for _ in range(cfg.get("warm", 0)):
-        _materialize_once(assets, workspace)
-    _answer({"ready": True})
+    _answer({"ready": True, "poll_interval": getattr(workspace, "poll_interval", None)})
     sys.stdin.readline()  # "go": every lane of both sides starts together
     time.sleep(cfg.get("stagger", 0.0))
     runs = [_materialize_once(assets, workspace) for _ in range(cfg["reps"])]
@@ -123,7 +161,7 @@ def _fanout(cfg: dict[str, Any]) -> None:
 def main() -> None:
     warnings.simplefilter("ignore")  # both libraries' beta/preview warnings, once per object
     mode, cfg = sys.argv[1], json.loads(sys.argv[2])
-    {"load": _load, "detect": _detect, "fanout": _fanout}[mode](cfg)
+    {"load": _load, "floor": _floor, "detect": _detect, "fanout": _fanout}[mode](cfg)
 
 
 if __name__ == "__main__":
