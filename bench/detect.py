@@ -133,9 +133,11 @@ def _case_row(
         side_requests = [r for r in requests if r.side == side]
         lags: list[float] = []
         waits: list[float] = []
+        waiting_calls = 0
         per_minute: list[int] = []
         attributed: set[int] = set()
         poll_interval = None
+        windows: list[tuple[float, float]] = []
         for lane, lane_runs in zip(lanes, runs, strict=True):
             if lane.side != side:
                 continue
@@ -149,7 +151,11 @@ def _case_row(
                     raise RuntimeError(f"{side} recorded no materialization: {run}")
                 lags.append(run["first_materialization"] - timeline["endedAt"])
                 waits.append(run["first_materialization"] - timeline["createdAt"])
+                windows.append((timeline["createdAt"], run["first_materialization"]))
             mine = _lane_requests(case, lane, side_requests, jobs)
+            # Calls while the job ran (after the call that created it, up to the event).
+            waiting_calls += sum(1 for r in mine if any(a < r.started <= b for a, b in windows))
+            windows.clear()
             attributed.update(id(r) for r in mine)
             per_minute.append(per_minute_max(r.started for r in mine))
         syncs = len(lags)
@@ -165,9 +171,17 @@ def _case_row(
             "unattributed_calls": sum(1 for r in side_requests if id(r) not in attributed),
             "mean_wait_s": round(mean_wait, 2),
             "poll_interval_s": poll_interval,
-            # 1.0 = one call per poll_interval of waiting, on average.
+            "waiting_calls_per_sync": round(waiting_calls / syncs, 2),
+            # 1.0 = one call per poll_interval of waiting, on average: all calls, and the calls
+            # made while the job ran (what a long sync's cost tends to, its start and results
+            # being a fixed few calls).
             "calls_per_poll_interval": (
                 round(calls / syncs / (mean_wait / poll_interval), 2) if poll_interval else None
+            ),
+            "waiting_calls_per_poll_interval": (
+                round(waiting_calls / syncs / (mean_wait / poll_interval), 2)
+                if poll_interval
+                else None
             ),
             "server": summarize(side_requests),
         }

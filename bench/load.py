@@ -148,11 +148,12 @@ def _load_size(plan: Plan, n: int, tmp: Path) -> dict[str, Any]:
                 _measure(bs, {**cfg, "dump_floor": None}, plan.load_cap_s, latency_s)
             )
             samples["floor"].append(_floor(floor_input, bs.server.url))
-        config_cfg = bs.worker_config(
-            "ours", dialect="config", state_dir=_fresh(tmp / "ours-config")
-        )
-        samples["ours_config_cold"] = [_measure(bs, config_cfg, plan.load_cap_s, latency_s)]
-        samples["ours_config_reload"] = [_measure(bs, config_cfg, plan.load_cap_s, latency_s)]
+        if plan.config_dialect:
+            config_cfg = bs.worker_config(
+                "ours", dialect="config", state_dir=_fresh(tmp / "ours-config")
+            )
+            samples["ours_config_cold"] = [_measure(bs, config_cfg, plan.load_cap_s, latency_s)]
+            samples["ours_config_reload"] = [_measure(bs, config_cfg, plan.load_cap_s, latency_s)]
         theirs_cfg = bs.worker_config("theirs")
         samples["theirs_cold"] = [_measure(bs, theirs_cfg, plan.load_cap_s, latency_s)]
         if n == plan.sizes[0] and not plan.quick and not samples["theirs_cold"][0]["capped"]:
@@ -212,11 +213,12 @@ def _summarize_size(row: dict[str, Any], samples: dict[str, list[dict[str, Any]]
     row["reload_matches_cold"] = all(
         s.get("fingerprint") == cold[0].get("fingerprint") for s in reload
     )
-    config = samples["ours_config_cold"][0]
-    row["ours_config_s"] = config.get("wall_s")
-    row["ours_config_requests"] = config["requests"]
-    row["ours_config_reload_s"] = samples["ours_config_reload"][0].get("wall_s")
-    row["ours_config_reload_requests"] = samples["ours_config_reload"][0]["requests"]
+    if "ours_config_cold" in samples:
+        config, config_reload = samples["ours_config_cold"][0], samples["ours_config_reload"][0]
+        row["ours_config_s"] = config.get("wall_s")
+        row["ours_config_requests"] = config["requests"]
+        row["ours_config_reload_s"] = config_reload.get("wall_s")
+        row["ours_config_reload_requests"] = config_reload["requests"]
 
     theirs = samples["theirs_cold"][0]
     row["theirs_capped"] = theirs["capped"]

@@ -41,6 +41,7 @@ class Plan:
     latency_ms: int = 20
     load_reps: int = 3  # ours cold, ours reload and the floor: medians of this many
     load_cap_s: float = 240.0  # the competitor's load is stopped here
+    config_dialect: bool = True  # also ours with the Config API URL (cold and reload, once)
     fast_sizes: Sequence[int] = (500,)  # also measured on the fast stub server
     growth: tuple[int, int] = (500, 1000)
     detect: Sequence[DetectCase] = (
@@ -78,6 +79,7 @@ QUICK = Plan(
     sizes=(5,),
     load_reps=1,
     load_cap_s=60,
+    config_dialect=False,
     fast_sizes=(5,),
     growth=(5, 5),
     detect=(DetectCase("late", 1, 1, 1.5, lanes=1, reps=1),),

@@ -43,7 +43,8 @@ RequestKey = tuple[str, str, str, str]
 _ID = re.compile(
     r"^(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
 )
-_ID_FIELDS = ("connectionId", "configId", "jobId")
+# Where a request names its connection or job (Config API ``jobs/get`` takes ``{"id": ...}``).
+_ID_FIELDS = ("connectionId", "configId", "jobId", "id")
 _BODY_PARSE_LIMIT = 64 * 1024
 
 

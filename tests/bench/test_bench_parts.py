@@ -170,7 +170,7 @@ def test_request_log_attributes_ids_and_records_answers() -> None:
         }
         await app(scope, receive, send)
 
-    asyncio.run(call("/api/v1/jobs/get", b'{"id": 1, "jobId": 42}', b"dagster"))
+    asyncio.run(call("/api/v1/jobs/get", b'{"id": 42}', b"dagster"))
     asyncio.run(call(f"/api/public/v1/connections/{connection}", b"", b"python-httpx/1"))
     asyncio.run(call("/api/public/v1/jobs", b"", b"dagster", b"connectionId=c1"))
     asyncio.run(call("/_local/faults", b"", b"dagster"))

@@ -108,6 +108,8 @@ def test_detect_both_sides_saw_their_syncs(results: dict[str, Any]) -> None:
         assert figures["lag_p50_s"] >= 0
         # Starting the sync and seeing it end take at least two calls on the server.
         assert figures["calls"] >= 2 and figures["per_minute_max"] >= 2
+        # Seeing the job end takes at least one call after the one that created it.
+        assert figures["waiting_calls_per_sync"] >= 1
         assert _number(figures["calls_per_min"]) and _number(figures["server"]["server_ms_mean"])
         assert figures["poll_interval_s"] is not None
 
@@ -138,4 +140,4 @@ def test_readme_block_is_regenerated_from_results(results: dict[str, Any], tmp_p
     assert before == original.partition(README_START)[0]
     assert after == original.partition(README_END)[2]
     assert "**Goals**" in block and "**Against the floor**" in block
-    assert f"`{results['command']}`" in block
+    assert f"Measured {results['date'][:10]}" in block and "(quick plan)" in block
