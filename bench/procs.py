@@ -76,10 +76,13 @@ class Child:
     _sampler: threading.Thread | None = None
 
     def start(self) -> Child:
-        env = {**os.environ, **(self.env or {}), "PYTHONPATH": str(ROOT)}
+        # The caller's PYTHONPATH first (to measure another checkout of either package), then
+        # this repository for the bench itself; -P keeps the working directory off sys.path.
+        path = [p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p]
+        env = {**os.environ, **(self.env or {}), "PYTHONPATH": os.pathsep.join(path)}
         with LOG_PATH.open("a") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.worker", *self.args],
+                [sys.executable, "-P", "-m", "bench.worker", *self.args],
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.PIPE,
