@@ -1,8 +1,10 @@
 """A real multi-process Dagster deployment on this machine materializes the seeded workspace.
 
 - run and event storage in PostgreSQL (``dagster-postgres``, a throw-away database);
-- a gRPC code server (``dagster api grpc -m celery_code_location``) that defines the code
-  location: the only process that loads the workspace from Airbyte;
+- a gRPC code server that defines the code location: the Python API
+  (``celery_code_location.py``, which fetches the workspace at load) or the component with
+  ``VERSIONED_STATE_STORAGE`` (state fetched beforehand by ``dg utils refresh-defs-state`` into
+  the instance's ``defs_state_storage``, which a Celery task has no access to);
 - the ``dagster-celery`` executor on RabbitMQ (a throw-away vhost);
 - a Celery worker started in an empty working directory, with no ``DAGSTER_HOME``, no snapshot
   file and an empty state directory.
@@ -148,7 +150,7 @@ def _environment(**extra: str) -> dict[str, str]:
     }
     # This tree first (the venv may hold another checkout), then the code location's folder.
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE)])
-    env.update(extra)
+    env.update(extra)  # may replace PYTHONPATH
     return env
 
 
@@ -162,8 +164,60 @@ def _jobs(server: Any) -> list[dict[str, Any]]:
     return list(response.json()["jobs"])
 
 
+COMPONENT_DEFINITIONS = """
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_celery import celery_executor
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    airbyte = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    celery = celery_executor.configured(
+        {"broker": os.environ.get("TEST_CELERY_BROKER", ""), "backend": "rpc://"}
+    )
+    return dg.Definitions.merge(
+        airbyte,
+        dg.Definitions(
+            jobs=[dg.define_asset_job("airbyte_sync", selection=dg.AssetSelection.all())],
+            executor=celery,
+        ),
+    )
+"""
+
+COMPONENT_YAML = """
+type: dagster_airbyte_assets.component.AirbyteAssetsComponent
+attributes:
+  workspace:
+    url: "{{ env.TEST_AIRBYTE_URL }}"
+    poll_interval: 1
+  defs_state:
+    management_type: VERSIONED_STATE_STORAGE
+    refresh_if_dev: false
+"""
+
+
+def _component_project(root: Path) -> Path:
+    """A dg project whose component keeps its state in the instance's defs_state_storage."""
+    package = root / "src" / "airbyte_celery_component"
+    (package / "defs" / "airbyte").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "airbyte_celery_component"\nversion = "0.1.0"\n\n'
+        '[tool.dg]\ndirectory_type = "project"\n\n'
+        '[tool.dg.project]\nroot_module = "airbyte_celery_component"\n'
+    )
+    (package / "__init__.py").write_text("")
+    (package / "defs" / "__init__.py").write_text("")
+    (package / "definitions.py").write_text(COMPONENT_DEFINITIONS)
+    (package / "defs" / "airbyte" / "defs.yaml").write_text(COMPONENT_YAML)
+    return root / "src"
+
+
+@pytest.mark.parametrize("api", ["python", "component"])
 def test_celery_workers_build_the_code_servers_definitions_without_airbyte(
-    local_airbyte: Any, pg_database: Any, rabbitmq_vhost: str, tmp_path: Path
+    local_airbyte: Any, pg_database: Any, rabbitmq_vhost: str, tmp_path: Path, api: str
 ) -> None:
     home = tmp_path / "dagster_home"
     _dagster_yaml(home, pg_database)
@@ -175,6 +229,22 @@ def test_celery_workers_build_the_code_servers_definitions_without_airbyte(
         folder.mkdir()
     shared = {"TEST_AIRBYTE_URL": local_airbyte.url, "TEST_CELERY_BROKER": broker}
     bin_dir = Path(sys.executable).parent
+    module = "celery_code_location"
+    if api == "component":
+        # The code travels as an installed package would; its state is fetched beforehand by
+        # Dagster's own command into the instance's defs_state_storage, as a deploy step does.
+        project_src = _component_project(tmp_path / "project")
+        shared["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE), str(project_src)])
+        module = "airbyte_celery_component.definitions"
+        refresh = subprocess.run(
+            [str(bin_dir / "dg"), "utils", "refresh-defs-state"],
+            cwd=project_src.parent,
+            env=_environment(DAGSTER_HOME=str(home), **shared),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert refresh.returncode == 0, refresh.stdout + refresh.stderr
     worker_name = f"dab-{uuid.uuid4().hex[:8]}"
     jobs_before = {job["job"]["id"] for job in _jobs(local_airbyte)}
 
@@ -182,7 +252,7 @@ def test_celery_workers_build_the_code_servers_definitions_without_airbyte(
         "code server",
         [
             str(bin_dir / "dagster"),
-            *f"api grpc -m celery_code_location -a defs -h 127.0.0.1 -p {port}".split(),
+            *f"api grpc -m {module} -a defs -h 127.0.0.1 -p {port}".split(),
             "-d",
             str(code_dir),
         ],
@@ -206,8 +276,9 @@ def test_celery_workers_build_the_code_servers_definitions_without_airbyte(
     try:
         code_server.wait_for(r"Started Dagster code server")
         worker.wait_for(r"ready\.")
-        # The code server defined the location: it fetched the workspace and saved it.
-        assert [p.name for p in code_state.iterdir()] != []
+        if api == "python":
+            # The code server defined the location: it fetched the workspace and saved it.
+            assert [p.name for p in code_state.iterdir()] != []
 
         # From now on Airbyte answers no loading call, and counts every request.
         httpx.delete(f"{local_airbyte.url}/_local/requests").raise_for_status()
