@@ -434,12 +434,25 @@ def load_handed_over(workspace: AirbyteWorkspace) -> dict[str, AirbyteSchedule]:
 
     def produce() -> str:
         storage = DefsStateStorage.get()
-        if storage is None:
+        context = DefinitionsLoadContext.get()
+        config = _handed_over_config(workspace)
+        # Read-only look first: a workspace that never handed anything over pins nothing.
+        if storage is None or config.key not in context.state_keys_with_prefix(config.key):
             return _handed_over_json({})
-        with DefinitionsLoadContext.get().state_path(
-            _handed_over_config(workspace), storage, Path.cwd()
-        ) as path:
-            return path.read_text() if path is not None else _handed_over_json({})
+        try:
+            with context.state_path(config, storage, Path.cwd()) as path:
+                return path.read_text() if path is not None else _handed_over_json({})
+        except Exception as exc:
+            # E.g. a record written by a run pod to its own local disk: the code location
+            # must still load.
+            logger.warning(
+                "Cannot read the Airbyte schedules handed over to Dagster from the instance's "
+                "defs_state_storage (%s); connections handed over get no Dagster schedule until "
+                "it can be read. Use a defs_state_storage every Dagster process shares (S3, GCS, "
+                "Azure).",
+                exc,
+            )
+            return _handed_over_json({})
 
     key = f"{METADATA_PREFIX}/handed-over[{workspace_digest(workspace)}]"
     return _parse_handed_over(recorded_state(key, produce))
