@@ -7,7 +7,6 @@ import logging
 import socket
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -83,21 +82,34 @@ def test_refresh_never_without_state_refuses(local_airbyte: Any, tmp_path: Path)
         )
 
 
-def test_refresh_state_command_fetches_again(local_airbyte: Any, tmp_path: Path) -> None:
+MODULE_LEVEL = """
+import dagster as dg
+from dagster_airbyte_assets import AirbyteWorkspace, build_airbyte_assets_definitions
+
+airbyte = AirbyteWorkspace(url={url!r})
+assets = build_airbyte_assets_definitions(workspace=airbyte, state_path={state!r})
+defs = dg.Definitions(assets=assets, resources={{"airbyte": airbyte}})
+"""
+
+LAZY = """
+import dagster as dg
+from dagster_airbyte_assets import AirbyteWorkspace, build_airbyte_assets_definitions
+
+@dg.definitions
+def defs():
+    airbyte = AirbyteWorkspace(url={url!r})
+    assets = build_airbyte_assets_definitions(workspace=airbyte, state_path={state!r})
+    return dg.Definitions(assets=assets, resources={{"airbyte": airbyte}})
+"""
+
+
+@pytest.mark.parametrize("source", [MODULE_LEVEL, LAZY], ids=["module-level", "dg.definitions"])
+def test_refresh_state_command_fetches_again(
+    local_airbyte: Any, tmp_path: Path, source: str
+) -> None:
     state = tmp_path / "state.json"
     defs_file = tmp_path / "defs.py"
-    defs_file.write_text(
-        textwrap.dedent(
-            f"""
-            import dagster as dg
-            from dagster_airbyte_assets import AirbyteWorkspace, build_airbyte_assets_definitions
-
-            airbyte = AirbyteWorkspace(url={local_airbyte.url!r})
-            assets = build_airbyte_assets_definitions(workspace=airbyte, state_path={str(state)!r})
-            defs = dg.Definitions(assets=assets, resources={{"airbyte": airbyte}})
-            """
-        )
-    )
+    defs_file.write_text(source.format(url=local_airbyte.url, state=str(state)))
     build_airbyte_assets_definitions(workspace=_quick(local_airbyte.url), state_path=state)
     # A new connection appears in Airbyte; the saved state does not know it yet.
     client = AirbyteWorkspace(url=local_airbyte.config_api_url).get_client()
@@ -124,7 +136,7 @@ def test_refresh_state_command_fetches_again(local_airbyte: Any, tmp_path: Path)
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "6 stream assets" in result.stdout
+    assert "1 workspace(s), 6 stream assets" in result.stdout
     assert httpx.get(f"{local_airbyte.url}/_local/requests").json()["total"] > 0
     assert (
         len(
