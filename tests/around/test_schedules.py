@@ -3,6 +3,7 @@ explicit action (a job, a command), and loading definitions never sends Airbyte 
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -191,7 +192,7 @@ def _defining() -> Any:
 
 
 def test_loading_with_take_over_scheduling_sends_no_request_to_airbyte(
-    local_airbyte: Any, tmp_path: Path
+    local_airbyte: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     workspace = workspace_for(local_airbyte)
     cid = local_airbyte.sample_connection_id
@@ -200,7 +201,11 @@ def test_loading_with_take_over_scheduling_sends_no_request_to_airbyte(
     build_assets(workspace_for(local_airbyte), tmp_path, state_path=state)  # the snapshot
 
     reset_request_counts(local_airbyte)
-    with dg.instance_for_test(), _defining():
+    with (
+        dg.instance_for_test(),
+        _defining(),
+        caplog.at_level(logging.WARNING, logger="dagster_airbyte_assets"),
+    ):
         fresh = workspace_for(local_airbyte)
         assets = build_assets(fresh, tmp_path, state_path=state)
         built = _only(
@@ -214,6 +219,8 @@ def test_loading_with_take_over_scheduling_sends_no_request_to_airbyte(
     assert built.default_status == dg.DefaultScheduleStatus.STOPPED
     assert (built.cron_schedule, built.execution_timezone) == ("0 6 * * *", "Europe/Paris")
     assert workspace_for(local_airbyte).get_client().get_connection(cid).schedule == PARIS_6AM
+    assert "Airbyte still schedules connection" in caplog.text
+    assert "take-over-schedules" in caplog.text
 
 
 def test_a_cold_load_with_take_over_scheduling_only_reads(
