@@ -59,6 +59,7 @@ from dagster_airbyte_assets.resource import AirbyteCloudWorkspace, AirbyteWorksp
 from dagster_airbyte_assets.schedules import (
     airbyte_schedule_to_cron,
     build_airbyte_schedules,
+    build_airbyte_take_over_job,
     hand_over_schedules_to_dagster,
     quartz_to_cron,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "build_airbyte_schedules",
     "build_airbyte_schema_drift_checks",
     "build_airbyte_sync_sensor",
+    "build_airbyte_take_over_job",
     "compare_column_schemas",
     "hand_over_schedules_to_dagster",
     "load_airbyte_asset_specs",

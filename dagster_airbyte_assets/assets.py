@@ -1,15 +1,11 @@
 """Layer 4, loading: one ``multi_asset`` per Airbyte connection, one asset per selected stream.
 
-Definitions are built from the saved workspace snapshot (see ``_state.py``):
-
-- ``refresh="if_missing"`` (the default): use the saved snapshot when there is one, so reloads and
-  run workers make zero API calls; fetch and save it only when it is missing.
-- ``refresh="always"``: fetch on every load (a code location reload picks up new connections);
-  when Airbyte is unreachable, fall back to the last good snapshot with a warning.
-- ``refresh="never"``: only ever read the snapshot (for images built with the state baked in).
-
-Setting ``DAGSTER_AIRBYTE_ASSETS_REFRESH=1`` forces a fetch (what ``dagster-airbyte-assets
-refresh-state`` does). Run workers (Dagster's reconstruction of a code location) never fetch.
+Definitions are built from the workspace snapshot (``_state.py`` owns where it comes from):
+where the code location is defined, the saved file or Airbyte per ``refresh``
+(``"if_missing"`` by default, ``"always"``, ``"never"``); in every run, step or Celery worker,
+the snapshot the code server recorded in Dagster's reconstruction metadata, so workers make no
+Airbyte call and need no file. This module builds specs from a snapshot and wires them to the
+executors.
 
 **Subsetting.** Airbyte syncs whole connections, never single streams. Each connection's
 assets are one subsettable ``multi_asset`` so that selecting one stream works (in the UI, with
@@ -25,20 +21,17 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from dagster_airbyte_assets._names import definition_name
 from dagster_airbyte_assets._state import (
+    REFRESH_ENV,
     AirbyteWorkspaceSnapshot,
-    default_state_path,
-    fetch_workspace_snapshot,
-    is_reconstruction,
-    read_snapshot,
-    write_snapshot,
+    RefreshPolicy,
+    load_workspace_snapshot,
 )
 from dagster_airbyte_assets._sync import (
     AirbyteSyncFailure,
@@ -77,11 +70,9 @@ __all__ = [
 
 logger = logging.getLogger("dagster_airbyte_assets")
 
-REFRESH_ENV = "DAGSTER_AIRBYTE_ASSETS_REFRESH"
 DEFAULT_RESOURCE_KEY = "airbyte"
 WORKSPACE_ID_KEY = "airbyte/workspace_id"
 
-RefreshPolicy = Literal["if_missing", "always", "never"]
 ConnectionSelector = Callable[[AirbyteConnection], bool]
 
 
@@ -91,48 +82,13 @@ def load_airbyte_workspace_snapshot(
     state_path: str | os.PathLike[str] | None = None,
     refresh: RefreshPolicy = "if_missing",
 ) -> AirbyteWorkspaceSnapshot:
-    """The workspace snapshot, read from disk or fetched from Airbyte per ``refresh``."""
-    path = (
-        Path(state_path)
-        if state_path
-        else default_state_path(workspace.url, workspace.workspace_id)
-    )
-    saved = read_snapshot(path)
-    forced = os.environ.get(REFRESH_ENV, "").lower() in ("1", "true", "yes")
-    if saved is not None and (is_reconstruction() or (refresh != "always" and not forced)):
-        return saved
-    if refresh == "never" and not forced:
-        raise AirbyteConfigurationError(
-            f"No saved Airbyte state at {path} and refresh='never'. Create it with "
-            "`dagster-airbyte-assets refresh-state -f <your definitions file>` or set "
-            f"{REFRESH_ENV}=1 once."
-        )
-    try:
-        client = workspace.get_client()
-        snapshot = fetch_workspace_snapshot(
-            client,
-            workspace.resolve_workspace_id(),
-            max_concurrency=workspace.max_concurrent_requests,
-            api_url=workspace.url,
-        )
-    except AirbyteError as exc:
-        if saved is not None:
-            logger.warning(
-                "Airbyte is unreachable (%s); building definitions from the state saved at %s "
-                "on %s.",
-                exc,
-                path,
-                saved.fetched_at.isoformat(timespec="seconds"),
-            )
-            return saved
-        raise AirbyteConfigurationError(
-            f"Cannot build Airbyte assets: {exc} No saved state exists at {path} to fall back "
-            "on. Fix the connection settings and load again, or create the state where Airbyte "
-            "is reachable with `dagster-airbyte-assets refresh-state -f <definitions file>` and "
-            "ship the file with your code."
-        ) from exc
-    write_snapshot(path, snapshot)
-    return snapshot
+    """The workspace snapshot the definitions are built from (policy: ``_state.py``).
+
+    In a run, step or Celery worker, the one the code server recorded in the code location's
+    reconstruction metadata (no file, no Airbyte call); where the code location is defined, the
+    saved file or Airbyte per ``refresh``.
+    """
+    return load_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
 
 
 def _stream_props(
@@ -420,6 +376,26 @@ def build_airbyte_assets_definitions(
         )
     """
     snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
+    return assets_from_snapshot(
+        snapshot,
+        translator=translator,
+        connection_selector=connection_selector,
+        resource_key=resource_key,
+        one_step=one_step,
+        max_concurrent_syncs=max_concurrent_syncs,
+    )
+
+
+def assets_from_snapshot(
+    snapshot: AirbyteWorkspaceSnapshot,
+    *,
+    translator: DagsterAirbyteTranslator | None = None,
+    connection_selector: ConnectionSelector | None = None,
+    resource_key: str = DEFAULT_RESOURCE_KEY,
+    one_step: bool = False,
+    max_concurrent_syncs: int = 32,
+) -> list[dg.AssetsDefinition]:
+    """``build_airbyte_assets_definitions`` from a snapshot already at hand (the component)."""
     specs_by_connection = _specs_for_connections(
         snapshot, translator or DagsterAirbyteTranslator(), connection_selector
     )

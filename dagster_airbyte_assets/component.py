@@ -1,8 +1,20 @@
 """``AirbyteAssetsComponent``: the workspace's stream assets from a ``defs.yaml``, for ``dg``.
 
-Built on this package's resource and ``build_airbyte_assets_definitions``, so YAML users get the
-same keys, the same saved snapshot (zero API calls on reload) and the same execution as Python
-users. Schedules, the external-sync sensor and schema drift checks are one switch each::
+A Dagster ``StateBackedComponent``: the workspace snapshot is its ``defs_state``, fetched by
+``dg utils refresh-defs-state`` (and at load under ``dg dev`` / ``dagster dev`` unless
+``refresh_if_dev: false``) and stored where ``management_type`` says:
+
+- ``LOCAL_FILESYSTEM`` (default): next to the defs module, in ``.local_defs_state/``; refresh it
+  while building the image so the state ships with the code;
+- ``VERSIONED_STATE_STORAGE``: in the instance's ``defs_state_storage`` (S3, GCS...), refreshed
+  any time without a new image; each code-server load pins one version;
+- ``LEGACY_CODE_SERVER_SNAPSHOTS``: fetched at every code-server start.
+
+Whatever the storage, the code server also records the snapshot in the code location's
+reconstruction metadata and every run, step or Celery worker rebuilds from that: no storage
+access, file or Airbyte call there (Dagster's own ``VERSIONED_STATE_STORAGE`` read fails in a
+Celery worker, which has no state storage in context). Missing state is an error naming the
+command to run, never an empty set of assets. Same keys and execution as the Python API::
 
     # defs/airbyte/defs.yaml
     type: dagster_airbyte_assets.component.AirbyteAssetsComponent
@@ -11,18 +23,21 @@ users. Schedules, the external-sync sensor and schema drift checks are one switc
         url: http://localhost:8000
         client_id: "{{ env.AIRBYTE_CLIENT_ID }}"
         client_secret: "{{ env.AIRBYTE_CLIENT_SECRET }}"
+        request_max_retries: 3
       connection_selector:
         by_name: [Postgres → Warehouse]
       translation:
         group_name: "airbyte_{{ props.stream.name }}"
-      state_path: airbyte-state.json      # relative to this folder
       schema_drift_checks: true
       sync_sensor: true
       schedules:
-        take_over_scheduling: true
+        take_over_scheduling: true      # adds the job airbyte_take_over_schedules
+      defs_state:
+        management_type: VERSIONED_STATE_STORAGE
 
-``translation`` is Dagster's asset-attributes block; templates see ``props`` (an
-``AirbyteStreamProps``: ``props.connection``, ``props.stream``, ``props.table_name``...) and
+``workspace`` takes every ``AirbyteWorkspace`` setting (the YAML model is generated from the
+resource's fields). ``translation`` is Dagster's asset-attributes block; templates see ``props``
+(an ``AirbyteStreamProps``: ``props.connection``, ``props.stream``, ``props.table_name``...) and
 ``spec`` (the default spec).
 """
 
@@ -30,17 +45,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Optional
 
 import dagster as dg
 import pydantic
+from dagster.components import DefsStateConfig, DefsStateConfigArgs, ResolvedDefsStateConfig
 from dagster.components.utils.translation import TranslationFn, TranslationFnResolver
 
-from dagster_airbyte_assets.assets import build_airbyte_assets_definitions
+from dagster_airbyte_assets._state import (
+    METADATA_PREFIX,
+    AirbyteWorkspaceSnapshot,
+    decode_state,
+    encode_state,
+    fetch_workspace_snapshot,
+    load_handed_over,
+    parse_snapshot_json,
+    reconstructed_state,
+    recorded_state,
+    snapshot_json,
+    workspace_digest,
+)
+from dagster_airbyte_assets.assets import assets_from_snapshot
 from dagster_airbyte_assets.checks import build_airbyte_schema_drift_checks
 from dagster_airbyte_assets.client import AirbyteConnection
+from dagster_airbyte_assets.errors import AirbyteConfigurationError
 from dagster_airbyte_assets.resource import AirbyteWorkspace
-from dagster_airbyte_assets.schedules import build_airbyte_schedules
+from dagster_airbyte_assets.schedules import build_airbyte_take_over_job, schedules_from_snapshot
 from dagster_airbyte_assets.sensor import build_airbyte_sync_sensor
 from dagster_airbyte_assets.translator import AirbyteStreamProps, DagsterAirbyteTranslator
 
@@ -53,33 +83,33 @@ __all__ = [
 ]
 
 
-class AirbyteWorkspaceArgs(dg.Model):
-    """The ``AirbyteWorkspace`` settings in YAML (secrets through ``{{ env.NAME }}``)."""
-
-    url: str = pydantic.Field(
-        description="Deployment root (http://localhost:8000) or an API base URL (.../api/v1)."
+def _workspace_args_model() -> type[dg.Model]:
+    """The YAML model of ``workspace``: every ``AirbyteWorkspace`` field, generated from the
+    resource so the two never drift. Optional settings default to ``None`` (the resource's own
+    default applies); descriptions are the resource's."""
+    fields: dict[str, Any] = {}
+    for name, field in AirbyteWorkspace.model_fields.items():
+        if field.is_required():
+            fields[name] = (field.annotation, pydantic.Field(description=field.description))
+        else:
+            fields[name] = (
+                Optional[field.annotation],  # noqa: UP045 - a runtime type, `X | None` is not
+                pydantic.Field(None, description=field.description),
+            )
+    model: type[dg.Model] = pydantic.create_model(
+        "AirbyteWorkspaceArgs",
+        __base__=dg.Model,
+        __module__=__name__,
+        __doc__="The ``AirbyteWorkspace`` settings in YAML (secrets through ``{{ env.NAME }}``).",
+        **fields,
     )
-    api: str | None = pydantic.Field(None, description="'config' or 'public' to force a dialect.")
-    config_api_url: str | None = pydantic.Field(None, description="Config API base URL.")
-    public_api_url: str | None = pydantic.Field(None, description="Public API base URL.")
-    workspace_id: str | None = pydantic.Field(
-        None, description="Workspace id; optional when the deployment has one workspace."
-    )
-    username: str | None = pydantic.Field(None, description="Basic auth user.")
-    password: str | None = pydantic.Field(None, description="Basic auth password (secret).")
-    token: str | None = pydantic.Field(None, description="Static Bearer token (secret).")
-    client_id: str | None = pydantic.Field(None, description="Application client id.")
-    client_secret: str | None = pydantic.Field(None, description="Client secret (secret).")
-    request_timeout: float | None = pydantic.Field(None, description="Seconds per HTTP answer.")
-    poll_interval: float | None = pydantic.Field(None, description="Max seconds between polls.")
-    poll_timeout: float | None = pydantic.Field(None, description="Give up on a sync after this.")
-    cancel_on_termination: bool | None = pydantic.Field(
-        None, description="Cancel the Airbyte job when the Dagster step is terminated."
-    )
-    ui_url: str | None = pydantic.Field(None, description="Airbyte UI root, for links.")
+    return model
 
 
-def _resolve_workspace(context: dg.ResolutionContext, model: AirbyteWorkspaceArgs) -> Any:
+AirbyteWorkspaceArgs = _workspace_args_model()
+
+
+def _resolve_workspace(context: dg.ResolutionContext, model: dg.Model) -> Any:
     values = context.resolve_value(model.model_dump(exclude_none=True))
     return AirbyteWorkspace(**values)
 
@@ -107,7 +137,11 @@ class AirbyteSchedulesArgs(dg.Model):
     """``build_airbyte_schedules`` options."""
 
     take_over_scheduling: bool = pydantic.Field(
-        False, description="Set scheduled Airbyte connections to manual; Dagster runs them."
+        False,
+        description=(
+            "Dagster owns the schedules: adds the job airbyte_take_over_schedules, which sets "
+            "scheduled Airbyte connections to manual (loading never calls Airbyte)."
+        ),
     )
     cron_overrides: dict[str, str] = pydantic.Field(
         default_factory=dict, description="Connection name or id -> 5-field cron."
@@ -129,10 +163,10 @@ class _ComponentTranslator(DagsterAirbyteTranslator):
         return self._translation(spec, props) if self._translation else spec
 
 
-class AirbyteAssetsComponent(dg.Component, dg.Model, dg.Resolvable):
+class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
     """Every selected Airbyte stream of a workspace as an asset, from YAML.
 
-    See the module docstring for a complete ``defs.yaml``.
+    See the module docstring for a complete ``defs.yaml`` and where the state lives.
     """
 
     workspace: Annotated[
@@ -156,13 +190,6 @@ class AirbyteAssetsComponent(dg.Component, dg.Model, dg.Resolvable):
     ) = pydantic.Field(
         default=None, description="Asset attributes applied on top of the default spec."
     )
-    state_path: str | None = pydantic.Field(
-        default=None,
-        description="Saved workspace snapshot, relative to this component's folder.",
-    )
-    refresh: Literal["if_missing", "always", "never"] = pydantic.Field(
-        default="if_missing", description="When to fetch the workspace from Airbyte."
-    )
     resource_key: str = pydantic.Field(
         default="airbyte", description="Resource key the assets run with."
     )
@@ -175,21 +202,71 @@ class AirbyteAssetsComponent(dg.Component, dg.Model, dg.Resolvable):
     schedules: AirbyteSchedulesArgs | None = pydantic.Field(
         default=None, description="Add a schedule per scheduled connection."
     )
+    defs_state: ResolvedDefsStateConfig = DefsStateConfigArgs.local_filesystem()
 
-    def _state_path(self, context: dg.ComponentLoadContext) -> Path | None:
-        if self.state_path is None:
-            return None
-        path = Path(self.state_path)
-        return path if path.is_absolute() else context.path / path
+    # -- state ------------------------------------------------------------------------------------
+
+    @property
+    def defs_state_config(self) -> DefsStateConfig:
+        # Dagster's convention, `<Component>[<workspace>]`; the digest stands in for a workspace
+        # id left to discovery (and never shows a URL, which may carry credentials).
+        name = self.workspace.workspace_id or workspace_digest(self.workspace)
+        return DefsStateConfig.from_args(
+            self.defs_state, default_key=f"{type(self).__name__}[{name}]"
+        )
+
+    @property
+    def _metadata_key(self) -> str:
+        return f"{METADATA_PREFIX}/component[{self.defs_state_config.key}]"
+
+    def write_state_to_path(self, state_path: Path) -> None:
+        """Fetch the workspace from Airbyte (``dg utils refresh-defs-state``, dev reloads)."""
+        snapshot = fetch_workspace_snapshot(
+            self.workspace.get_client(),
+            self.workspace.resolve_workspace_id(),
+            max_concurrency=self.workspace.max_concurrent_requests,
+            api_url=self.workspace.url,
+        )
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        state_path.write_text(snapshot_json(snapshot))
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        state_path = self._state_path(context)
-        assets = build_airbyte_assets_definitions(
-            workspace=self.workspace,
+        # A reconstruction builds from what the code server recorded, whatever the storage:
+        # a worker needs neither the file nor the instance's state storage (which a Celery
+        # task does not have in context).
+        text = reconstructed_state(self._metadata_key)
+        if text is not None:
+            return self._defs_from_snapshot(self._parse(decode_state(text)))
+        return super().build_defs(context)
+
+    def build_defs_from_state(
+        self, context: dg.ComponentLoadContext, state_path: Path | None
+    ) -> dg.Definitions:
+        config = self.defs_state_config
+        if state_path is None:
+            raise AirbyteConfigurationError(
+                f"No Airbyte workspace state for the component in {context.path} (defs_state "
+                f"key {config.key!r}, {config.management_type.value}): it has not been fetched "
+                "yet, or was fetched under another management_type. Fetch it with "
+                "`dg utils refresh-defs-state` (with DAGSTER_HOME set to your instance for "
+                "VERSIONED_STATE_STORAGE; while building the image for LOCAL_FILESYSTEM), or "
+                "load under `dg dev` / `dagster dev` with refresh_if_dev: true."
+            )
+        text = state_path.read_text()
+        snapshot = self._parse(text)
+        recorded_state(self._metadata_key, lambda: encode_state(text))
+        return self._defs_from_snapshot(snapshot)
+
+    def _parse(self, text: str) -> AirbyteWorkspaceSnapshot:
+        return parse_snapshot_json(text, f"defs_state {self.defs_state_config.key!r}")
+
+    # -- definitions ------------------------------------------------------------------------------
+
+    def _defs_from_snapshot(self, snapshot: AirbyteWorkspaceSnapshot) -> dg.Definitions:
+        assets = assets_from_snapshot(
+            snapshot,
             translator=_ComponentTranslator(self.translation),
             connection_selector=self.connection_selector,
-            state_path=state_path,
-            refresh=self.refresh,
             resource_key=self.resource_key,
         )
         checks: list[dg.AssetChecksDefinition] = []
@@ -201,23 +278,33 @@ class AirbyteAssetsComponent(dg.Component, dg.Model, dg.Resolvable):
         if self.sync_sensor:
             sensors.append(build_airbyte_sync_sensor(workspace=self.workspace, assets=assets))
         schedules: list[dg.ScheduleDefinition] = []
+        jobs: list[dg.JobDefinition] = []
         if self.schedules is not None:
-            schedules = build_airbyte_schedules(
-                workspace=self.workspace,
+            schedules = schedules_from_snapshot(
+                snapshot,
+                handed_over=load_handed_over(self.workspace),
                 assets=assets,
                 take_over_scheduling=self.schedules.take_over_scheduling,
                 cron_overrides=self.schedules.cron_overrides,
                 override_timezone=self.schedules.override_timezone,
                 on_unconvertible=self.schedules.on_unconvertible,
                 connection_selector=self.connection_selector,
-                state_path=state_path,
-                refresh="if_missing" if self.refresh == "always" else self.refresh,
             )
+            if self.schedules.take_over_scheduling:
+                jobs.append(
+                    build_airbyte_take_over_job(
+                        workspace=self.workspace,
+                        assets=assets,
+                        connection_selector=self.connection_selector,
+                        cron_overrides=self.schedules.cron_overrides,
+                    )
+                )
         resources: Mapping[str, Any] = {self.resource_key: self.workspace}
         return dg.Definitions(
             assets=assets,
             asset_checks=checks,
             sensors=sensors,
             schedules=schedules,
+            jobs=jobs,
             resources=resources,
         )

@@ -13,22 +13,23 @@ One ``ScheduleDefinition`` per scheduled connection, targeting that connection's
   ``L``/``W``/``#`` have no Dagster equivalent and are refused with the reason.
 - ``manual`` gets no schedule, unless a cron override is given for it.
 
-Without ``take_over_scheduling`` both Airbyte and Dagster would start the same sync, so mirrored
-schedules default to STOPPED (turn one on only after switching the Airbyte side to manual). With
-``take_over_scheduling=True`` the loader sets each scheduled connection to manual through the API
-and the schedules default to RUNNING: the same sync is never scheduled twice. The schedules
-handed over are remembered next to the workspace snapshot (``*.handed-over.json``), so later
-loads that fetch a fresh snapshot (now showing ``manual``) keep the Dagster schedule.
+Both Airbyte and Dagster starting the same sync must never happen, so a mirrored schedule of a
+connection Airbyte still schedules starts STOPPED. Handing a schedule over to Dagster is an
+explicit action, never a side effect of loading definitions (loading makes no Airbyte call at
+all): the job built by ``build_airbyte_take_over_job`` (or ``dagster-airbyte-assets
+take-over-schedules -f <definitions file>``, which runs it) sets each scheduled connection to
+manual in Airbyte and records the schedule it had in the Dagster instance's
+``defs_state_storage``. From the next load of the code location on, that connection's Dagster
+schedule runs the recorded schedule and defaults to RUNNING. If someone schedules the connection
+in Airbyte again, Airbyte owns it again and the Dagster schedule falls back to STOPPED.
 """
 
-from __future__ import annotations
-
-import json
+# No `from __future__ import annotations`: Dagster reads the take-over op's `context` hint
+# at definition time and does not resolve string annotations.
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -37,27 +38,33 @@ from dagster_airbyte_assets._names import definition_name
 from dagster_airbyte_assets._quartz import DAY_NAMES, MONTH_NAMES, parse_quartz_field
 from dagster_airbyte_assets._state import (
     AirbyteWorkspaceSnapshot,
-    default_state_path,
-    is_reconstruction,
-)
-from dagster_airbyte_assets.assets import (
-    ConnectionSelector,
     RefreshPolicy,
-    load_airbyte_workspace_snapshot,
+    latest_handed_over,
+    load_handed_over,
+    load_workspace_snapshot,
+    save_handed_over,
 )
+from dagster_airbyte_assets.assets import ConnectionSelector
 from dagster_airbyte_assets.client import AirbyteConnection, AirbyteSchedule
-from dagster_airbyte_assets.errors import AirbyteScheduleError
+from dagster_airbyte_assets.errors import AirbyteConfigurationError, AirbyteScheduleError
 from dagster_airbyte_assets.translator import MetadataKeys, sanitize_name, specs_by_connection
 
 if TYPE_CHECKING:
+    from dagster._core.storage.defs_state.base import DefsStateStorage
+
     from dagster_airbyte_assets.resource import AirbyteWorkspace
 
+TAKE_OVER_JOB_TAG = "dagster_airbyte_assets/take_over_schedules"
+
 __all__ = [
+    "TAKE_OVER_JOB_TAG",
     "DagsterCron",
     "airbyte_schedule_to_cron",
     "build_airbyte_schedules",
+    "build_airbyte_take_over_job",
     "hand_over_schedules_to_dagster",
     "quartz_to_cron",
+    "take_over_airbyte_schedules",
 ]
 
 logger = logging.getLogger("dagster_airbyte_assets")
@@ -232,34 +239,14 @@ def airbyte_schedule_to_cron(
 # -- handing scheduling over to Dagster ----------------------------------------------------------
 
 
-def _handed_over_path(snapshot_path: Path) -> Path:
-    return snapshot_path.with_name(snapshot_path.name.removesuffix(".json") + ".handed-over.json")
-
-
-def _read_handed_over(path: Path) -> dict[str, AirbyteSchedule]:
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    return {cid: AirbyteSchedule.model_validate(value) for cid, value in raw.items()}
-
-
-def _write_handed_over(path: Path, schedules: Mapping[str, AirbyteSchedule]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(
-        json.dumps({cid: s.model_dump(mode="json") for cid, s in sorted(schedules.items())})
-    )
-    os.replace(tmp, path)
-
-
 def hand_over_schedules_to_dagster(
-    workspace: AirbyteWorkspace, connections: Iterable[AirbyteConnection]
+    workspace: "AirbyteWorkspace", connections: Iterable[AirbyteConnection]
 ) -> dict[str, AirbyteSchedule]:
     """Set every given connection that Airbyte schedules to ``manual``, through the API.
 
-    Returns the schedules they had (connection id -> schedule), which Dagster now runs. The
-    connection's status is left alone: an inactive connection stays inactive.
+    Returns the schedules they had (connection id -> schedule). The connection's status is left
+    alone: an inactive connection stays inactive. Records nothing: ``take_over_airbyte_schedules``
+    is the action that also remembers the schedules for Dagster.
     """
     client = workspace.get_client()
     previous: dict[str, AirbyteSchedule] = {}
@@ -278,6 +265,109 @@ def hand_over_schedules_to_dagster(
     return previous
 
 
+def take_over_airbyte_schedules(
+    workspace: "AirbyteWorkspace",
+    connection_ids: Iterable[str],
+    *,
+    storage: "DefsStateStorage",
+    connection_selector: ConnectionSelector | None = None,
+    cron_overrides: Mapping[str, str] | None = None,
+    log: Any = logger,
+) -> dict[str, AirbyteSchedule]:
+    """Hand the Airbyte schedules of these connections over to Dagster; the explicit action.
+
+    Reads each connection's current schedule from Airbyte, records the schedules in
+    ``storage`` (the instance's ``defs_state_storage``) *before* setting the connections to
+    manual, so a schedule is never lost, then sets them to manual. A schedule with no exact
+    Dagster cron is left with Airbyte (with a warning) unless ``cron_overrides`` names the
+    connection. Returns what was handed over now; reload the code location to use it.
+    """
+    overrides = set(cron_overrides or {})
+    client = workspace.get_client()
+    candidates: list[AirbyteConnection] = []
+    for connection_id in connection_ids:
+        connection = client.get_connection(connection_id)
+        if connection.schedule.schedule_type == "manual":
+            continue
+        if connection_selector is not None and not connection_selector(connection):
+            continue
+        if not overrides & {connection.connection_id, connection.name}:
+            try:
+                airbyte_schedule_to_cron(connection.schedule, connection_name=connection.name)
+            except AirbyteScheduleError as exc:
+                log.warning(f"{exc} Airbyte keeps scheduling it.")
+                continue
+        candidates.append(connection)
+    if not candidates:
+        log.info("No Airbyte schedule left to hand over to Dagster.")
+        return {}
+    recorded = latest_handed_over(storage, workspace)
+    save_handed_over(
+        storage, workspace, {**recorded, **{c.connection_id: c.schedule for c in candidates}}
+    )
+    taken: dict[str, AirbyteSchedule] = {}
+    try:
+        for connection in candidates:
+            taken.update(hand_over_schedules_to_dagster(workspace, [connection]))
+            log.info(
+                f"Airbyte connection {connection.name!r} ({connection.connection_id}) is manual "
+                "now; Dagster runs its schedule once the code location reloads."
+            )
+    finally:
+        if len(taken) < len(candidates):
+            # Keep only what really changed hands, so the record never claims a schedule that
+            # Airbyte still runs (it would be ignored anyway while Airbyte schedules it).
+            save_handed_over(storage, workspace, {**recorded, **taken})
+    return taken
+
+
+def build_airbyte_take_over_job(
+    *,
+    workspace: "AirbyteWorkspace",
+    assets: Sequence[dg.AssetsDefinition | dg.AssetSpec],
+    connection_selector: ConnectionSelector | None = None,
+    cron_overrides: Mapping[str, str] | None = None,
+    name: str = "airbyte_take_over_schedules",
+) -> dg.JobDefinition:
+    """A job that hands the Airbyte schedules of ``assets``' connections over to Dagster.
+
+    Launch it from the UI (or ``dagster-airbyte-assets take-over-schedules -f <definitions
+    file>``), then reload the code location: the schedules from ``build_airbyte_schedules``
+    then run in Dagster and Airbyte no longer schedules those connections. It needs an
+    instance with a ``defs_state_storage`` shared by the code server (any deployment's
+    instance has one; see docs/deploying.md). Loading it makes no Airbyte call.
+    """
+    connection_ids = sorted(specs_by_connection(assets))
+
+    @dg.op(name=f"{name}_op", description="Set scheduled Airbyte connections to manual.")
+    def take_over(context: dg.OpExecutionContext) -> None:
+        storage = context.instance.defs_state_storage
+        if storage is None:
+            raise AirbyteConfigurationError(
+                "Handing schedules over needs a Dagster instance with a defs_state_storage "
+                "(set DAGSTER_HOME to your deployment's instance): that is where the handed-over "
+                "schedules are recorded for the code server."
+            )
+        take_over_airbyte_schedules(
+            workspace,
+            connection_ids,
+            storage=storage,
+            connection_selector=connection_selector,
+            cron_overrides=cron_overrides,
+            log=context.log,
+        )
+
+    @dg.job(
+        name=name,
+        tags={TAKE_OVER_JOB_TAG: "true"},
+        description="Hands the Airbyte schedules of these connections over to Dagster.",
+    )
+    def take_over_job() -> None:
+        take_over()
+
+    return take_over_job
+
+
 # -- building the schedules ----------------------------------------------------------------------
 
 
@@ -292,7 +382,7 @@ def _schedule_name(connection: AirbyteConnection, taken: set[str]) -> str:
 
 def build_airbyte_schedules(
     *,
-    workspace: AirbyteWorkspace,
+    workspace: "AirbyteWorkspace",
     assets: Sequence[dg.AssetsDefinition | dg.AssetSpec],
     take_over_scheduling: bool = False,
     cron_overrides: Mapping[str, str] | None = None,
@@ -309,9 +399,10 @@ def build_airbyte_schedules(
     the connection id). ``cron_overrides`` maps a connection id or name to a 5-field cron (in
     ``override_timezone``) used instead of Airbyte's schedule, also for manual connections.
     ``on_unconvertible="skip"`` logs a warning for a schedule with no exact cron instead of
-    raising :class:`AirbyteScheduleError`. ``take_over_scheduling`` sets the Airbyte side of
-    every scheduled connection to manual (see the module docstring); run workers never call
-    the API.
+    raising :class:`AirbyteScheduleError`. Schedules handed over to Dagster (see the module
+    docstring) run by default; ``take_over_scheduling=True`` says Dagster is meant to own every
+    scheduled connection, so each one Airbyte still schedules gets a warning naming the
+    take-over action. Loading makes no Airbyte call beyond the snapshot's (none on reload).
 
     ::
 
@@ -321,15 +412,37 @@ def build_airbyte_schedules(
             schedules=build_airbyte_schedules(
                 workspace=airbyte, assets=assets, take_over_scheduling=True
             ),
+            jobs=[build_airbyte_take_over_job(workspace=airbyte, assets=assets)],
             resources={"airbyte": airbyte},
         )
     """
-    snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
-    snapshot_path = (
-        Path(state_path)
-        if state_path
-        else default_state_path(workspace.url, workspace.workspace_id)
+    snapshot = load_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
+    return schedules_from_snapshot(
+        snapshot,
+        handed_over=load_handed_over(workspace),
+        assets=assets,
+        take_over_scheduling=take_over_scheduling,
+        cron_overrides=cron_overrides,
+        override_timezone=override_timezone,
+        connection_selector=connection_selector,
+        on_unconvertible=on_unconvertible,
+        default_status=default_status,
     )
+
+
+def schedules_from_snapshot(
+    snapshot: AirbyteWorkspaceSnapshot,
+    *,
+    handed_over: Mapping[str, AirbyteSchedule],
+    assets: Sequence[dg.AssetsDefinition | dg.AssetSpec],
+    take_over_scheduling: bool = False,
+    cron_overrides: Mapping[str, str] | None = None,
+    override_timezone: str = "UTC",
+    connection_selector: ConnectionSelector | None = None,
+    on_unconvertible: OnUnconvertible = "raise",
+    default_status: dg.DefaultScheduleStatus | None = None,
+) -> list[dg.ScheduleDefinition]:
+    """``build_airbyte_schedules`` from a snapshot and record already at hand (the component)."""
     keys = {cid: [spec.key for spec in specs] for cid, specs in specs_by_connection(assets).items()}
     overrides = dict(cron_overrides or {})
     connections = [
@@ -339,24 +452,18 @@ def build_airbyte_schedules(
     ]
     _check_overrides(overrides, snapshot, connections)
 
-    handed_over_file = _handed_over_path(snapshot_path)
-    handed_over = _read_handed_over(handed_over_file)
-    if take_over_scheduling and not is_reconstruction():
-        to_take = [c for c in connections if c.schedule.schedule_type != "manual"]
-        taken_now = hand_over_schedules_to_dagster(workspace, to_take)
-        if taken_now:
-            handed_over.update(taken_now)
-            _write_handed_over(handed_over_file, handed_over)
-
     schedules: list[dg.ScheduleDefinition] = []
     names: set[str] = set()
     for connection in connections:
         override = overrides.get(connection.connection_id) or overrides.get(connection.name)
         airbyte_schedule = connection.schedule
-        taken = connection.connection_id in handed_over
-        if taken and airbyte_schedule.schedule_type == "manual":
+        # Handed over, and Airbyte has not been given it back since: Dagster runs the schedule
+        # Airbyte had. A connection scheduled in Airbyte again belongs to Airbyte.
+        taken = (
+            connection.connection_id in handed_over and airbyte_schedule.schedule_type == "manual"
+        )
+        if taken:
             airbyte_schedule = handed_over[connection.connection_id]
-        # Dagster alone schedules it when Airbyte does not (manual, or handed over).
         owned_by_dagster = taken or connection.schedule.schedule_type == "manual"
         if override is not None:
             cron: DagsterCron | None = DagsterCron(override, override_timezone)
@@ -380,9 +487,11 @@ def build_airbyte_schedules(
                 else dg.DefaultScheduleStatus.STOPPED
             )
         if not owned_by_dagster:
-            logger.info(
-                "Airbyte still schedules connection %r; its Dagster schedule is %s to avoid "
-                "running the sync twice (use take_over_scheduling=True to hand it over).",
+            (logger.warning if take_over_scheduling else logger.info)(
+                "Airbyte still schedules connection %r; its Dagster schedule is %s so the sync "
+                "never runs twice. Hand it over with the job from build_airbyte_take_over_job "
+                "(or `dagster-airbyte-assets take-over-schedules -f <definitions file>`), then "
+                "reload the code location.",
                 connection.name,
                 status.value,
             )

@@ -134,3 +134,29 @@ def dg_project(tmp_path: Path, package: str, defs_yaml: str) -> Path:
     (source / "defs" / "__init__.py").write_text("")
     (defs / "defs.yaml").write_text(textwrap.dedent(defs_yaml))
     return root
+
+
+def refresh_component_state(root: Path) -> list[str]:
+    """What ``dg utils refresh-defs-state`` does, in this process: every state-backed component
+    of the project fetches and stores its state. Returns the refreshed keys."""
+    import asyncio
+
+    from dagster.components.core.component_tree import ComponentTree
+
+    tree = ComponentTree.for_project(root)
+    components = tree.get_all_components(of_type=dg.StateBackedComponent)
+    for component in components:
+        asyncio.run(component.refresh_state(root))
+    return [component.defs_state_config.key for component in components]
+
+
+def request_counts(server: Any) -> dict[str, Any]:
+    """The local Airbyte's request counters (``total``, ``by_route``) since the last reset."""
+    response = httpx.get(f"{server.url}/_local/requests", timeout=30)
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def reset_request_counts(server: Any) -> None:
+    httpx.delete(f"{server.url}/_local/requests", timeout=30).raise_for_status()

@@ -1,14 +1,24 @@
-"""Schedules: every Airbyte schedule kind converts exactly; take-over sets Airbyte to manual."""
+"""Schedules: every Airbyte schedule kind converts exactly; taking Airbyte's schedules over is an
+explicit action (a job, a command), and loading definitions never sends Airbyte a request."""
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
-from around_helpers import build_assets, workspace_for
+from around_helpers import build_assets, request_counts, reset_request_counts, workspace_for
+from dagster._core.definitions.definitions_load_context import (
+    DefinitionsLoadContext,
+    DefinitionsLoadType,
+)
 from dagster._utils.schedules import cron_string_iterator
 from local_airbyte.cron import QuartzCron
 
@@ -18,7 +28,9 @@ from dagster_airbyte_assets.schedules import (
     DagsterCron,
     airbyte_schedule_to_cron,
     build_airbyte_schedules,
+    build_airbyte_take_over_job,
     quartz_to_cron,
+    take_over_airbyte_schedules,
 )
 
 QUARTZ_CASES = [
@@ -169,39 +181,202 @@ def test_each_schedule_kind_from_a_real_connection(local_airbyte: Any, tmp_path:
         assert _targeted_keys(built, assets) == {spec.key for a in assets for spec in a.specs}
 
 
-def test_take_over_sets_airbyte_to_manual_and_keeps_the_schedule(
+PARIS_6AM = AirbyteSchedule(
+    schedule_type="cron", cron_expression="0 0 6 * * ?", cron_time_zone="Europe/Paris"
+)
+
+
+def _defining() -> Any:
+    """A fresh INITIALIZATION load, as a code server (re)load makes: it pins the latest state."""
+    return DefinitionsLoadContext.scoped(DefinitionsLoadContext(DefinitionsLoadType.INITIALIZATION))
+
+
+def test_loading_with_take_over_scheduling_sends_no_request_to_airbyte(
+    local_airbyte: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    workspace = workspace_for(local_airbyte)
+    cid = local_airbyte.sample_connection_id
+    _set_schedule(workspace, cid, PARIS_6AM)
+    state = tmp_path / "state.json"
+    build_assets(workspace_for(local_airbyte), tmp_path, state_path=state)  # the snapshot
+
+    reset_request_counts(local_airbyte)
+    with (
+        dg.instance_for_test(),
+        _defining(),
+        caplog.at_level(logging.WARNING, logger="dagster_airbyte_assets"),
+    ):
+        fresh = workspace_for(local_airbyte)
+        assets = build_assets(fresh, tmp_path, state_path=state)
+        built = _only(
+            build_airbyte_schedules(
+                workspace=fresh, assets=assets, state_path=state, take_over_scheduling=True
+            )
+        )
+        build_airbyte_take_over_job(workspace=fresh, assets=assets)
+    assert request_counts(local_airbyte)["total"] == 0
+    # Not handed over yet: Airbyte keeps its schedule and Dagster's waits, stopped.
+    assert built.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert (built.cron_schedule, built.execution_timezone) == ("0 6 * * *", "Europe/Paris")
+    assert workspace_for(local_airbyte).get_client().get_connection(cid).schedule == PARIS_6AM
+    assert "Airbyte still schedules connection" in caplog.text
+    assert "take-over-schedules" in caplog.text
+
+
+def test_a_cold_load_with_take_over_scheduling_only_reads(
+    local_airbyte: Any, tmp_path: Path
+) -> None:
+    workspace = workspace_for(local_airbyte)
+    _set_schedule(workspace, local_airbyte.sample_connection_id, PARIS_6AM)
+    reset_request_counts(local_airbyte)
+    with dg.instance_for_test(), _defining():
+        fresh = workspace_for(local_airbyte)
+        assets = build_assets(fresh, tmp_path, refresh="always")
+        build_airbyte_schedules(workspace=fresh, assets=assets, take_over_scheduling=True)
+    routes = request_counts(local_airbyte)["by_route"]
+    assert routes  # it did fetch the workspace...
+    writes = [r for r in routes if r.startswith(("PATCH", "PUT", "DELETE")) or "update" in r]
+    assert writes == []  # ...and changed nothing
+
+
+def test_the_take_over_job_hands_the_schedule_to_dagster(
     local_airbyte: Any, tmp_path: Path
 ) -> None:
     workspace = workspace_for(local_airbyte)
     cid = local_airbyte.sample_connection_id
-    _set_schedule(
-        workspace,
-        cid,
-        AirbyteSchedule(
-            schedule_type="cron", cron_expression="0 0 6 * * ?", cron_time_zone="Europe/Paris"
-        ),
-    )
+    _set_schedule(workspace, cid, PARIS_6AM)
     state = tmp_path / "state.json"
-    assets = build_assets(workspace, tmp_path, state_path=state)
-    built = _only(
-        build_airbyte_schedules(
-            workspace=workspace, assets=assets, state_path=state, take_over_scheduling=True
+    with dg.instance_for_test() as instance:
+        with _defining():
+            assets = build_assets(workspace, tmp_path, state_path=state)
+            job = build_airbyte_take_over_job(workspace=workspace, assets=assets)
+        defs = dg.Definitions(assets=assets, jobs=[job], resources={"airbyte": workspace})
+        result = defs.resolve_job_def("airbyte_take_over_schedules").execute_in_process(
+            instance=instance
         )
-    )
-    assert (built.cron_schedule, built.execution_timezone) == ("0 6 * * *", "Europe/Paris")
-    assert built.default_status == dg.DefaultScheduleStatus.RUNNING
-    # The Airbyte side, read back over HTTP by a fresh client.
-    fresh = workspace_for(local_airbyte)
-    assert fresh.get_client().get_connection(cid).schedule.schedule_type == "manual"
+        assert result.success
+        # The Airbyte side, read back over HTTP by a fresh client.
+        client = workspace_for(local_airbyte).get_client()
+        assert client.get_connection(cid).schedule.schedule_type == "manual"
 
-    # A later load that fetches Airbyte again (now "manual") keeps Dagster's schedule.
-    again = build_assets(fresh, tmp_path, state_path=state, refresh="always")
-    kept = _only(
-        build_airbyte_schedules(
-            workspace=fresh, assets=again, state_path=state, take_over_scheduling=True
+        # The next load of the code location (Airbyte fetched again, now "manual").
+        with _defining():
+            fresh = workspace_for(local_airbyte)
+            again = build_assets(fresh, tmp_path, state_path=state, refresh="always")
+            kept = _only(
+                build_airbyte_schedules(
+                    workspace=fresh, assets=again, state_path=state, take_over_scheduling=True
+                )
+            )
+        assert (kept.cron_schedule, kept.execution_timezone) == ("0 6 * * *", "Europe/Paris")
+        assert kept.default_status == dg.DefaultScheduleStatus.RUNNING
+
+        # Scheduled in Airbyte again: Airbyte owns it, Dagster's schedule stops by default.
+        hourly = AirbyteSchedule(schedule_type="basic", basic_units=1, basic_time_unit="hours")
+        _set_schedule(workspace, cid, hourly)
+        with _defining():
+            fresh = workspace_for(local_airbyte)
+            again = build_assets(fresh, tmp_path, state_path=state, refresh="always")
+            back = _only(build_airbyte_schedules(workspace=fresh, assets=again, state_path=state))
+        assert (back.cron_schedule, back.default_status) == (
+            "0 * * * *",
+            dg.DefaultScheduleStatus.STOPPED,
+        )
+
+
+def test_take_over_leaves_an_unconvertible_schedule_with_airbyte(
+    local_airbyte: Any, tmp_path: Path
+) -> None:
+    workspace = workspace_for(local_airbyte)
+    cid = local_airbyte.sample_connection_id
+    every_7 = AirbyteSchedule(schedule_type="basic", basic_units=7, basic_time_unit="minutes")
+    _set_schedule(workspace, cid, every_7)
+    with dg.instance_for_test() as instance:
+        assets = build_assets(workspace, tmp_path)
+        taken = take_over_airbyte_schedules(
+            workspace,
+            [cid],
+            storage=instance.defs_state_storage,  # type: ignore[arg-type]
+        )
+        assert taken == {}
+        assert workspace_for(local_airbyte).get_client().get_connection(cid).schedule == every_7
+        # With an override Dagster can run it: then it is handed over.
+        taken = take_over_airbyte_schedules(
+            workspace,
+            [cid],
+            storage=instance.defs_state_storage,  # type: ignore[arg-type]
+            cron_overrides={cid: "*/10 * * * *"},
+        )
+        assert taken == {cid: every_7}
+        with _defining():
+            built = _only(
+                build_airbyte_schedules(
+                    workspace=workspace_for(local_airbyte),
+                    assets=assets,
+                    cron_overrides={cid: "*/10 * * * *"},
+                    refresh="always",
+                    state_path=tmp_path / "airbyte-state.json",
+                )
+            )
+        assert built.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_take_over_command_runs_the_job_on_the_instance(
+    local_airbyte: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = local_airbyte.sample_connection_id
+    _set_schedule(workspace_for(local_airbyte), cid, PARIS_6AM)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    defs_file = tmp_path / "take_over_defs.py"
+    defs_file.write_text(
+        textwrap.dedent(
+            f"""
+            import dagster as dg
+            from dagster_airbyte_assets import (
+                AirbyteWorkspace, build_airbyte_assets_definitions, build_airbyte_schedules,
+                build_airbyte_take_over_job,
+            )
+
+            airbyte = AirbyteWorkspace(url={local_airbyte.url!r})
+            assets = build_airbyte_assets_definitions(
+                workspace=airbyte, state_path={str(tmp_path / "state.json")!r}
+            )
+            defs = dg.Definitions(
+                assets=assets,
+                schedules=build_airbyte_schedules(
+                    workspace=airbyte, assets=assets, take_over_scheduling=True
+                ),
+                jobs=[build_airbyte_take_over_job(workspace=airbyte, assets=assets)],
+                resources={{"airbyte": airbyte}},
+            )
+            """
         )
     )
-    assert (kept.cron_schedule, kept.execution_timezone) == ("0 6 * * *", "Europe/Paris")
+    command = ["-m", "dagster_airbyte_assets.cli", "take-over-schedules", "-f", str(defs_file)]
+    result = subprocess.run(
+        [sys.executable, *command],
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "airbyte_take_over_schedules: succeeded" in result.stdout
+    assert workspace_for(local_airbyte).get_client().get_connection(cid).schedule.schedule_type == (
+        "manual"
+    )
+    # The record is in that instance: a code location loaded with it runs the schedule.
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get(), _defining():
+        fresh = workspace_for(local_airbyte)
+        assets = build_assets(fresh, tmp_path, refresh="always")
+        built = _only(build_airbyte_schedules(workspace=fresh, assets=assets))
+    assert (built.cron_schedule, built.default_status) == (
+        "0 6 * * *",
+        dg.DefaultScheduleStatus.RUNNING,
+    )
 
 
 def test_user_cron_override(local_airbyte: Any, tmp_path: Path) -> None:

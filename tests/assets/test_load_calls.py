@@ -1,4 +1,5 @@
-"""How many API calls a cold load costs, and that a reload from saved state costs none.
+"""How many API calls a cold load costs, and that a reload from saved state costs none, nor does
+a worker rebuilding the definitions from the code location's reconstruction metadata.
 
 200 connections x 5 streams, created in bulk on the local Airbyte; calls are counted on the
 server (``/_local/requests``), so every HTTP request the loader makes is seen.
@@ -11,6 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+from dagster._core.definitions.definitions_load_context import (
+    DefinitionsLoadContext,
+    DefinitionsLoadType,
+)
+from dagster._core.definitions.metadata.metadata_value import (
+    CodeLocationReconstructionMetadataValue,
+)
+from dagster._core.definitions.repository_definition import RepositoryLoadData
 
 from dagster_airbyte_assets import AirbyteWorkspace, build_airbyte_assets_definitions
 
@@ -63,3 +72,24 @@ def test_public_api_only_costs_no_more_than_one_call_per_connection(
     pages = 2 * (CONNECTIONS // 100 + 2)  # connection and destination list pages, generously
     assert calls <= CONNECTIONS + 1 + pages
     assert _load(big_workspace, big_workspace.url, tmp_path / "state.json") == 0
+
+
+def test_a_worker_rebuilds_from_reconstruction_metadata_with_no_call(
+    big_workspace: Any, tmp_path: Path
+) -> None:
+    defining = DefinitionsLoadContext(DefinitionsLoadType.INITIALIZATION)
+    with DefinitionsLoadContext.scoped(defining):
+        assert _load(big_workspace, big_workspace.url, tmp_path / "state.json") <= 4
+    (tmp_path / "state.json").unlink()  # the worker has no file
+
+    load_data = RepositoryLoadData(
+        reconstruction_metadata={
+            k: CodeLocationReconstructionMetadataValue(v)
+            for k, v in defining.get_pending_reconstruction_metadata().items()
+        }
+    )
+    with DefinitionsLoadContext.scoped(
+        DefinitionsLoadContext(DefinitionsLoadType.RECONSTRUCTION, load_data)
+    ):
+        assert _load(big_workspace, big_workspace.url, tmp_path / "state.json") == 0
+    assert not (tmp_path / "state.json").exists()

@@ -1,4 +1,5 @@
-"""The saved workspace snapshot: fallbacks when Airbyte is down, and the refresh command."""
+"""The workspace snapshot: how workers get it (reconstruction metadata), fallbacks when Airbyte
+is down, one fetch per load, and the refresh command."""
 
 from __future__ import annotations
 
@@ -6,19 +7,26 @@ import logging
 import socket
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import httpx
 import pytest
+from dagster._core.definitions.definitions_load_context import (
+    DefinitionsLoadContext,
+    DefinitionsLoadType,
+)
+from reconstruction import define, reconstruct_elsewhere
 
 from dagster_airbyte_assets import (
     AirbyteConfigurationError,
     AirbyteWorkspace,
     build_airbyte_assets_definitions,
+    build_airbyte_schedules,
+    load_airbyte_asset_specs,
 )
+from dagster_airbyte_assets._state import STATE_DIR_ENV, decode_state, snapshot_metadata_key
 
 SAMPLE_KEYS = {dg.AssetKey(["raw", t]) for t in ("customers", "products", "orders")}
 
@@ -74,21 +82,34 @@ def test_refresh_never_without_state_refuses(local_airbyte: Any, tmp_path: Path)
         )
 
 
-def test_refresh_state_command_fetches_again(local_airbyte: Any, tmp_path: Path) -> None:
+MODULE_LEVEL = """
+import dagster as dg
+from dagster_airbyte_assets import AirbyteWorkspace, build_airbyte_assets_definitions
+
+airbyte = AirbyteWorkspace(url={url!r})
+assets = build_airbyte_assets_definitions(workspace=airbyte, state_path={state!r})
+defs = dg.Definitions(assets=assets, resources={{"airbyte": airbyte}})
+"""
+
+LAZY = """
+import dagster as dg
+from dagster_airbyte_assets import AirbyteWorkspace, build_airbyte_assets_definitions
+
+@dg.definitions
+def defs():
+    airbyte = AirbyteWorkspace(url={url!r})
+    assets = build_airbyte_assets_definitions(workspace=airbyte, state_path={state!r})
+    return dg.Definitions(assets=assets, resources={{"airbyte": airbyte}})
+"""
+
+
+@pytest.mark.parametrize("source", [MODULE_LEVEL, LAZY], ids=["module-level", "dg.definitions"])
+def test_refresh_state_command_fetches_again(
+    local_airbyte: Any, tmp_path: Path, source: str
+) -> None:
     state = tmp_path / "state.json"
     defs_file = tmp_path / "defs.py"
-    defs_file.write_text(
-        textwrap.dedent(
-            f"""
-            import dagster as dg
-            from dagster_airbyte_assets import AirbyteWorkspace, build_airbyte_assets_definitions
-
-            airbyte = AirbyteWorkspace(url={local_airbyte.url!r})
-            assets = build_airbyte_assets_definitions(workspace=airbyte, state_path={str(state)!r})
-            defs = dg.Definitions(assets=assets, resources={{"airbyte": airbyte}})
-            """
-        )
-    )
+    defs_file.write_text(source.format(url=local_airbyte.url, state=str(state)))
     build_airbyte_assets_definitions(workspace=_quick(local_airbyte.url), state_path=state)
     # A new connection appears in Airbyte; the saved state does not know it yet.
     client = AirbyteWorkspace(url=local_airbyte.config_api_url).get_client()
@@ -115,7 +136,7 @@ def test_refresh_state_command_fetches_again(local_airbyte: Any, tmp_path: Path)
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "6 stream assets" in result.stdout
+    assert "1 workspace(s), 6 stream assets" in result.stdout
     assert httpx.get(f"{local_airbyte.url}/_local/requests").json()["total"] > 0
     assert (
         len(
@@ -127,3 +148,109 @@ def test_refresh_state_command_fetches_again(local_airbyte: Any, tmp_path: Path)
         )
         == 6
     )
+
+
+def _requests(server: Any) -> dict[str, Any]:
+    return httpx.get(f"{server.url}/_local/requests").json()  # type: ignore[no-any-return]
+
+
+CODE_LOCATION = """
+import dagster as dg
+from dagster_airbyte_assets import (
+    AirbyteWorkspace, build_airbyte_assets_definitions, build_airbyte_schedules,
+    build_airbyte_schema_drift_checks, build_airbyte_sync_sensor, build_airbyte_take_over_job,
+)
+
+@dg.definitions
+def defs():
+    airbyte = AirbyteWorkspace(url={url!r}, request_max_retries=0, request_timeout=2)
+    assets = build_airbyte_assets_definitions(workspace=airbyte, refresh="always")
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=build_airbyte_schema_drift_checks(assets=assets),
+        schedules=build_airbyte_schedules(
+            workspace=airbyte, assets=assets, cron_overrides={{{connection!r}: "15 6 * * *"}}
+        ),
+        sensors=[build_airbyte_sync_sensor(workspace=airbyte, assets=assets)],
+        jobs=[build_airbyte_take_over_job(workspace=airbyte, assets=assets)],
+        resources={{"airbyte": airbyte}},
+    )
+"""
+
+
+def test_reconstruction_with_no_file_and_no_reachable_airbyte_builds_the_same_keys(
+    local_airbyte_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = local_airbyte_factory(seed="sample", test_controls=True, auth="none")
+    defs_file = tmp_path / "code" / "airbyte_location_a.py"
+    defs_file.parent.mkdir()
+    defs_file.write_text(
+        CODE_LOCATION.format(url=server.url, connection=server.sample_connection_id)
+    )
+    code_server_state = tmp_path / "code-server-state"
+    monkeypatch.setenv(STATE_DIR_ENV, str(code_server_state))
+
+    defined, load_data = define(defs_file)
+    assert {"raw/customers", "raw/products", "raw/orders"} <= set(defined["keys"])
+    assert len(defined["schedules"]) == 1 and "airbyte_take_over_schedules" in defined["jobs"]
+    assert _requests(server)["by_route"].get("POST /api/v1/connections/list")  # it fetched
+
+    # The worker's world: Airbyte gone, no snapshot file anywhere, another working directory.
+    server.stop()
+    for saved in code_server_state.iterdir():
+        saved.unlink()
+    rebuilt = reconstruct_elsewhere(
+        defs_file,
+        load_data,
+        tmp_path / "worker",
+        env={STATE_DIR_ENV: ""},
+    )
+    assert rebuilt == defined
+    assert not (tmp_path / "worker" / ".dagster_airbyte_assets").exists()
+
+
+def test_the_snapshot_travels_compressed_and_without_credentials(
+    local_airbyte_factory: Any, tmp_path: Path
+) -> None:
+    server = local_airbyte_factory(seed="sample", test_controls=True, auth="client-credentials")
+    workspace = AirbyteWorkspace(
+        url=server.url, client_id="local-client", client_secret="local-secret"
+    )
+    context = DefinitionsLoadContext(DefinitionsLoadType.INITIALIZATION)
+    with DefinitionsLoadContext.scoped(context):
+        build_airbyte_assets_definitions(workspace=workspace, state_path=tmp_path / "s.json")
+    value = context.get_pending_reconstruction_metadata()[snapshot_metadata_key(workspace)]
+    text = decode_state(value)
+    assert value.startswith("zlib:") and len(value) < len(text)
+    assert server.sample_connection_id in text
+    assert "local-secret" not in text and "local-client" not in text
+
+
+def test_one_load_fetches_the_workspace_once(local_airbyte: Any, tmp_path: Path) -> None:
+    httpx.delete(f"{local_airbyte.url}/_local/requests")  # the seeding's own requests
+    workspace = _quick(local_airbyte.url)
+    single = DefinitionsLoadContext(DefinitionsLoadType.INITIALIZATION)
+    with DefinitionsLoadContext.scoped(single):
+        build_airbyte_assets_definitions(
+            workspace=workspace, state_path=tmp_path / "one.json", refresh="always"
+        )
+    one_fetch = _requests(local_airbyte)["total"]
+    assert one_fetch > 0
+
+    httpx.delete(f"{local_airbyte.url}/_local/requests")
+    workspace = _quick(local_airbyte.url)
+    with DefinitionsLoadContext.scoped(DefinitionsLoadContext(DefinitionsLoadType.INITIALIZATION)):
+        # Assets, specs and schedules of one workspace, each asking for a fresh fetch.
+        assets = build_airbyte_assets_definitions(
+            workspace=workspace, state_path=tmp_path / "two.json", refresh="always"
+        )
+        load_airbyte_asset_specs(
+            workspace=workspace, state_path=tmp_path / "two.json", refresh="always"
+        )
+        build_airbyte_schedules(
+            workspace=workspace,
+            assets=assets,
+            state_path=tmp_path / "two.json",
+            refresh="always",
+        )
+    assert _requests(local_airbyte)["total"] == one_fetch
