@@ -1,11 +1,11 @@
 """Sync detection: how soon each side sees a sync end, and how many calls it spends doing so.
 
-Every case runs on its own local Airbyte (so each side's calls in a case are counted exactly),
-and the cases run at the same time (they mostly wait). Per case and per side: ``lanes`` real
-Sample Data -> DuckDB connections; each first gets its history (warm-up syncs started by the
-bench as an admin, which neither side's counters see, of ``history_s`` seconds: ours predicts a
-sync's end from the connection's recent durations on the server), then the side's worker
-materializes it ``reps`` times with syncs of ``duration_s`` seconds.
+Every case runs on its own local Airbyte (so each side's calls in a case are counted exactly);
+cases run one after the other in a full run, at the same time in ``--medium``. Per case and per
+side: ``lanes`` real Sample Data -> DuckDB connections; each first gets its history (warm-up
+syncs started by the bench as an admin, which neither side's counters see, of ``history_s``
+seconds: ours predicts a sync's end from the connection's recent durations on the server), then
+the side's worker materializes it ``reps`` times with syncs of ``duration_s`` seconds.
 
 Lag = the first ``ASSET_MATERIALIZATION`` event's timestamp in the Dagster instance minus the
 float time the server saved the job as ``succeeded`` (``/_local/jobs/{id}/timeline``). Calls are
@@ -194,7 +194,8 @@ def _case_row(
 
 
 def bench_detect(plan: Plan) -> dict[str, Any]:
-    with ThreadPoolExecutor(len(plan.detect)) as pool:
+    workers = len(plan.detect) if plan.detect_in_parallel else 1
+    with ThreadPoolExecutor(workers) as pool:
         futures = {case.name: pool.submit(_run_case, case, plan) for case in plan.detect}
         cases = {name: future.result() for name, future in futures.items()}
     for name, row in cases.items():

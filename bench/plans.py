@@ -49,6 +49,9 @@ class Plan:
         DetectCase("late", 30, 3, 36, lanes=3, reps=1, stagger_s=6),
         DetectCase("long", 120, 1, 144, lanes=1, reps=1),
     )
+    # Cases one after the other (no case's start or end lands on another's: cleaner lags), or
+    # all at once (each on its own server: shorter, for harness checks).
+    detect_in_parallel: bool = False
     fanout_connections: int = 50
     fanout_sync_s: float = 5.0
     fanout_cap_s: float = 420.0
@@ -70,6 +73,7 @@ MEDIUM = Plan(
         DetectCase("late", 30, 3, 36, lanes=2, reps=1, stagger_s=6),
         DetectCase("long", 60, 1, 72, lanes=1, reps=1),
     ),
+    detect_in_parallel=True,
     fanout_connections=10,
     fanout_cap_s=240,
     notes=["--medium: sizes and syncs below the goals' (a check of the harness, not the figures)"],

@@ -434,7 +434,9 @@ def render_readme(results: dict[str, Any]) -> str:
     """The README block (without the markers) for ``results``."""
     machine, settings = results["machine"], results["settings"]
     out = [
-        f"Measured {results['date'][:10]} with `{results['command']}` ({settings['plan']} plan) "
+        f"Measured {results['date'][:10]} with `{results['command']}` ({settings['plan']} plan"
+        + (f", commit {results['commit']}" if results.get("commit") else "")
+        + ") "
         f"on a {machine['cores']}-core, {machine['memory_gib']:g} GiB Linux machine (Python "
         f"{machine['python']}, Dagster {results['versions'].get('dagster')}, dagster-airbyte "
         f"{results['versions'].get('dagster-airbyte')}); the run took "

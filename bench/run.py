@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -68,6 +69,27 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def _commit() -> str | None:
+    """The measured code's commit (``+dirty`` with uncommitted changes), if this is a checkout."""
+    root = README.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     size = parser.add_mutually_exclusive_group()
@@ -94,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": _machine(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
+        "commit": _commit(),
         "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
         "settings": {
             "plan": plan.name,
