@@ -50,7 +50,7 @@ fmt: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/local-airbyte serve --port 8000 --state-dir .local-airbyte --seed sample
 
-## bench: ours vs its floors and dagster-airbyte 0.29.27 (~25 min); writes bench/results.json and the README block
+## bench: ours vs its floors and dagster-airbyte 0.29.27 (~30 min); writes bench/results.json and the README block
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench
