@@ -21,7 +21,6 @@ from .service import (
     require_object,
     source_slug,
 )
-from .store import TERMINAL_STATUSES
 
 __all__ = [
     "JOB_TYPES",
@@ -33,7 +32,6 @@ __all__ = [
     "destination_response",
     "iso_duration",
     "iso_utc",
-    "job_response",
     "select_streams",
     "source_response",
     "workspace_response",
@@ -84,25 +82,6 @@ def iso_duration(seconds: float) -> str:
     minutes, secs = divmod(rest, 60)
     text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
     return text + (f"{secs}S" if secs or text == "PT" else "")
-
-
-def job_response(job: dict[str, Any]) -> dict[str, Any]:
-    """Config job -> ``JobResponse`` as Airbyte's mapper does it (see DIGEST §2.3)."""
-    stats = job.get("aggregatedStats") or {}
-    body: dict[str, Any] = {
-        "jobId": job["id"],
-        "status": job["status"],
-        "jobType": JOB_TYPES.get(job["configType"], "sync"),
-        "startTime": iso_utc(job["createdAt"]),
-        "connectionId": job["connectionId"],
-        "bytesSynced": int(stats.get("bytesCommitted", 0)),
-        "rowsSynced": int(stats.get("recordsCommitted", 0)),
-    }
-    if job["status"] in TERMINAL_STATUSES:
-        body["lastUpdatedAt"] = iso_utc(job["updatedAt"])
-    if job["status"] != "pending":
-        body["duration"] = iso_duration(job["updatedAt"] - job["createdAt"])
-    return body
 
 
 def workspace_response(ws: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +138,7 @@ def _schedule_response(connection: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def connection_response(connection: dict[str, Any]) -> dict[str, Any]:
+def connection_response(connection: dict[str, Any], profile: Any = None) -> dict[str, Any]:
     """Stored connection -> ``ConnectionResponse`` (only selected streams, folded sync modes)."""
     streams = []
     for item in connection["syncCatalog"]["streams"]:
@@ -195,8 +174,9 @@ def connection_response(connection: dict[str, Any]) -> dict[str, Any]:
         "prefix": connection.get("prefix") or "",
         "configurations": {"streams": streams},
         "createdAt": connection.get("created_at", 0),
-        "tags": [],
     }
+    if profile is None or profile.connection_tags:  # required from v1.6.0
+        body["tags"] = []
     if connection.get("namespaceFormat") is not None:
         body["namespaceFormat"] = connection["namespaceFormat"]
     return body
