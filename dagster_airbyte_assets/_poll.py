@@ -9,8 +9,8 @@ durations allow it, and otherwise spend no more calls than a plain ``poll_interv
   toward E in gaps of up to ``2 * poll_interval`` (a failure mid-sync is still seen within
   two intervals; long syncs spend half a call per interval), with one early check at 1 s when
   E is long. At E, check; if the job still runs, check every second for a short window (20 %
-  of E, 2 to 10 s: real syncs vary), then in gaps growing with the overrun up to
-  ``poll_interval``.
+  of E, 2 to 6 s: real syncs vary), then in gaps growing with the overrun (a quarter of it) up
+  to ``poll_interval``.
 - **Progress** (``connections/sync_progress``: records so far against what earlier syncs
   moved) moves E when a sync overruns, so a late end is predicted instead of polled for.
 - **A hard ceiling**: never more than ``max_calls_per_minute`` checks in any 60 seconds.
@@ -38,8 +38,8 @@ DENSE_GAP = 1.0
 FIRST_CHECK = 1.0
 MAX_CALLS_PER_MINUTE = 20
 _DENSE_SHARE = 0.2
-_DENSE_MIN, _DENSE_MAX = 2.0, 10.0
-_OVERRUN_GROWTH = 0.1
+_DENSE_MIN, _DENSE_MAX = 2.0, 6.0
+_OVERRUN_GROWTH = 0.25
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ from dagster_airbyte_assets.errors import (
     AirbyteJobTimeoutError,
     AirbyteNotFoundError,
     AirbyteOutageError,
+    AirbyteServerError,
     AirbyteStaleStateError,
 )
 from dagster_airbyte_assets.translator import MetadataKeys, specs_by_connection
@@ -329,6 +330,7 @@ class _Waiter:
         last_seen: tuple[str, int] | None = None
         outage_since: float | None = None
         last_progress = float("-inf")
+        last_listed = float("-inf")
         while not job.is_terminal:
             elapsed = self.clock() - started
             if self.poll_timeout is not None and elapsed >= self.poll_timeout:
@@ -350,6 +352,9 @@ class _Waiter:
             except AirbyteNotFoundError:
                 raise
             except AirbyteError as exc:
+                if isinstance(exc, AirbyteServerError) and self.clock() - last_listed > 60.0:
+                    last_listed = self.clock()
+                    self._raise_if_gone(job, exc)
                 outage_since = self._outage(job, exc, outage_since)
                 continue
             if outage_since is not None:
@@ -377,6 +382,23 @@ class _Waiter:
                 last_progress = now
                 plan = self._refine(plan, now, history)
         return job
+
+    def _raise_if_gone(self, job: AirbyteJob, exc: AirbyteServerError) -> None:
+        """A 500 on reading a job is also how Airbyte says it has no such job: ask the list."""
+        try:
+            listed = self.client.job_is_listed(self.connection_id, job.job_id)
+        except AirbyteError:
+            return
+        if listed is False:
+            raise AirbyteNotFoundError(
+                f"Airbyte has no job {job.job_id} any more (it answers 500 to reading it and "
+                f"connection {self.connection_id} no longer lists it)",
+                resource_id=str(job.job_id),
+                job_id=job.job_id,
+                connection_id=self.connection_id,
+                status_code=exc.status_code,
+                message=exc.message,
+            ) from exc
 
     def _outage(self, job: AirbyteJob, exc: AirbyteError, since: float | None) -> float:
         now = self.clock()

@@ -43,6 +43,7 @@ from dagster_airbyte_assets.client._urls import resolve_urls
 from dagster_airbyte_assets.client._wire import path_segment
 from dagster_airbyte_assets.errors import (
     AirbyteAuthenticationError,
+    AirbyteBadRequestError,
     AirbyteConfigurationError,
     AirbyteError,
     AirbyteNotAirbyteError,
@@ -268,21 +269,20 @@ class AirbyteClient:
     def list_connections(
         self, workspace_id: str, *, with_schemas: bool = False
     ) -> list[AirbyteConnection]:
-        """Every connection of the workspace (all pages).
+        """Every connection of the workspace.
 
-        Config dialect: with catalogs and JSON schemas. Public dialect: streams come from
-        ``configurations`` (selected streams only, ``has_json_schemas=False``); call
-        ``get_connection`` for schemas. With ``with_schemas=True`` the Config API's
-        ``connections/list`` is asked first where it answers: it returns every catalog in one
-        call, so loading a large workspace costs a handful of calls instead of one per
-        connection.
+        The Config API's ``connections/list`` is asked first where it answers: it returns
+        every connection with its catalog and JSON schemas in one call, unpaginated. The Public
+        API pages with LIMIT/OFFSET and no ORDER BY (REAL-BEHAVIOUR §3.12), so its pages can
+        overlap and skip rows; there streams come from ``configurations`` (selected streams
+        only, ``has_json_schemas=False``; ``get_connection`` has the schemas where the Config
+        API answers). ``with_schemas`` is kept for compatibility: schemas come whenever they can.
         """
-        if with_schemas:
-            rich = self._via_config(
-                lambda c: c.list_connections(workspace_id), "stream column schemas will be missing"
-            )
-            if rich is not None:
-                return rich
+        rich = self._via_config(
+            lambda c: c.list_connections(workspace_id), "stream column schemas will be missing"
+        )
+        if rich is not None:
+            return rich
         return self.dialect.list_connections(workspace_id)
 
     def get_connection(self, connection_id: str) -> AirbyteConnection:
@@ -418,6 +418,22 @@ class AirbyteClient:
             and (baseline is None or job.job_id > baseline)
         ]
 
+    def job_is_listed(self, connection_id: str, job_id: int) -> bool | None:
+        """Is the job among the connection's sync jobs? ``None`` when the listing cannot tell.
+
+        Airbyte answers a read of an unknown job id with a bare 500 (2.0: ``{errorId}`` only),
+        indistinguishable from a failing server; the connection's job list tells them apart.
+        """
+        jobs = self.dialect.list_jobs(
+            JobQuery(connection_id=connection_id, order_by="createdAt|DESC", limit=_HISTORY_SIZE)
+        )
+        ids = {job.job_id for job in jobs}
+        if job_id in ids:
+            return True
+        if len(jobs) < _HISTORY_SIZE or (ids and min(ids) < job_id):
+            return False
+        return None
+
     def find_running_sync(self, connection_id: str) -> AirbyteJob | None:
         """The connection's newest sync job that has not ended, if any."""
         jobs = self.dialect.list_jobs(
@@ -446,6 +462,17 @@ class AirbyteClient:
             )
         )
         running = [job for job in jobs if not job.is_terminal]
+        if not running and self.dialect is self._public:
+            # Up to v2.0.0 the Public job list leaves clear and refresh jobs out unless asked
+            # for by type; servers before v0.63 refuse those types (400), which is an answer.
+            for job_type in ("clear", "refresh"):
+                try:
+                    typed = self.dialect.list_jobs(
+                        JobQuery(connection_id=connection_id, job_types=(job_type,), limit=5)
+                    )
+                except AirbyteBadRequestError:
+                    continue
+                running += [job for job in typed if not job.is_terminal]
         return max(running, key=lambda j: j.job_id) if running else None
 
     # -- waiting for jobs ----------------------------------------------------------------------

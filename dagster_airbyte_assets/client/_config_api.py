@@ -41,7 +41,12 @@ from dagster_airbyte_assets.client._wire import (
     parse_datetime,
     reading,
 )
-from dagster_airbyte_assets.errors import AirbyteConflictError, AirbyteDiscoverError
+from dagster_airbyte_assets.errors import (
+    AirbyteConflictError,
+    AirbyteDiscoverError,
+    AirbyteNotFoundError,
+    AirbyteServerError,
+)
 
 __all__ = [
     "ConfigApi",
@@ -325,7 +330,17 @@ def _parse_definition(payload: Mapping[str, Any], kind: str) -> AirbyteConnector
     )
 
 
-def _parse_progress(connection_id: str, payload: Mapping[str, Any]) -> AirbyteSyncProgress:
+def _parse_progress(connection_id: str, payload: Any) -> AirbyteSyncProgress:
+    if isinstance(payload, list):
+        # v0.58-v0.60: a list of per-stream items (recordsExtracted/recordsLoaded).
+        items = [expect_mapping(i, "StreamSyncProgressReadItem") for i in payload]
+        job_ids = {_int_or_none(i.get("jobId")) for i in items} - {None}
+        return AirbyteSyncProgress(
+            connection_id=connection_id,
+            job_id=job_ids.pop() if len(job_ids) == 1 else None,
+            records_emitted=sum(int(i.get("recordsExtracted") or 0) for i in items) or None,
+            records_committed=sum(int(i.get("recordsLoaded") or 0) for i in items) or None,
+        )
     payload = expect_mapping(payload, "ConnectionSyncProgressRead")
     expect_list(payload, "streams", "ConnectionSyncProgressRead")
     return AirbyteSyncProgress(
@@ -508,12 +523,26 @@ class ConfigApi:
 
     def get_job(self, job_id: int) -> AirbyteJob:
         """The job without its logs; job-level stats hydrated where the server does it."""
-        body = self._read(
-            "jobs/get_without_logs",
-            {"id": job_id},
-            resource_id=str(job_id),
-            resource_kind="job",
-        )
+        try:
+            body = self._read(
+                "jobs/get_without_logs",
+                {"id": job_id},
+                resource_id=str(job_id),
+                resource_kind="job",
+            )
+        except AirbyteServerError as exc:
+            # An unknown job id is a 500 (DefaultJobPersistence.getJob throws a bare
+            # RuntimeException); releases before 2.0 still say so in the message.
+            if "Could not find job with id" in (exc.message or ""):
+                raise AirbyteNotFoundError(
+                    f"Airbyte has no job {job_id}",
+                    resource_id=str(job_id),
+                    status_code=exc.status_code,
+                    message=exc.message,
+                    method=exc.method,
+                    url=exc.url,
+                ) from exc
+            raise
         with self._parse("jobs/get_without_logs", "JobInfoRead"):
             return parse_config_job(body)
 

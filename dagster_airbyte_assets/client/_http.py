@@ -135,8 +135,8 @@ class HttpCore:
             return self._call_with_retries(
                 method, url, json, params, idempotent, resource_id, resource_kind, policy
             )
-        except AirbyteNotAirbyteError:
-            if not idempotent:
+        except AirbyteNotAirbyteError as exc:
+            if not idempotent or not (exc.status_code is None or 200 <= exc.status_code < 300):
                 raise
         return self._call_with_retries(
             method, url, json, params, idempotent, resource_id, resource_kind, policy
@@ -285,6 +285,10 @@ class HttpCore:
                 "is this an Airbyte server and the right URL/API?",
                 **common,
             )
+        if common["problem"] == "resource-not-found":
+            # The Public API answered a missing resource with 400 up to v1.1, 404 from v1.2.
+            what = f"{resource_kind} {resource_id}" if resource_id else "resource"
+            return AirbyteNotFoundError(f"Airbyte has no {what}", resource_id=resource_id, **common)
         if status == 404 and not _looks_like_airbyte_error(body):
             common.pop("retry_after")
             common.pop("problem")

@@ -37,7 +37,7 @@ from dagster_airbyte_assets.client._wire import (
     path_segment,
     reading,
 )
-from dagster_airbyte_assets.errors import AirbyteConflictError
+from dagster_airbyte_assets.errors import AirbyteConflictError, AirbyteNotFoundError
 
 __all__ = [
     "PublicApi",
@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 PAGE_SIZE = 100
+# Page sizes of successive passes over an unordered listing (see PublicApi._unordered).
+_PASS_PAGE_SIZES = (100, 97, 89, 83, 79)
 
 # ConnectionSyncModeEnum folds (syncMode, destinationSyncMode) into one word.
 _SYNC_MODES: dict[str, tuple[str, str]] = {
@@ -254,9 +256,39 @@ class PublicApi:
             if len(page) < size or (limit is not None and len(items) >= limit):
                 return items
 
+    def _unordered(
+        self, path: str, params: dict[str, Any], what: str, id_key: str
+    ) -> list[Mapping[str, Any]]:
+        """Every item of a listing whose pages have no stable order.
+
+        Airbyte reads these with LIMIT/OFFSET and no ORDER BY, and the database's plan (so the
+        order) depends on LIMIT and OFFSET: pages of one pass can overlap and skip rows
+        (REAL-BEHAVIOUR §3.12, dagster issue 32443). One short page is complete; otherwise
+        passes with other page sizes are read until one adds nothing new.
+        """
+        found: dict[str, Mapping[str, Any]] = {}
+        for size in _PASS_PAGE_SIZES:
+            before = len(found)
+            pages = 0
+            offset = 0
+            url = self._url(path)
+            while True:
+                body = self._get(url, {**params, "limit": size, "offset": offset})
+                pages += 1
+                with reading(what, "GET", url):
+                    page = [expect_mapping(i, what) for i in expect_list(body, "data", what)]
+                    for item in page:
+                        found.setdefault(str(item[id_key]), item)
+                offset += len(page)
+                if len(page) < size:
+                    break
+            if pages == 1 or (size != _PASS_PAGE_SIZES[0] and len(found) == before):
+                break
+        return list(found.values())
+
     # -- workspaces / sources / destinations ------------------------------------------------
     def list_workspaces(self) -> list[AirbyteWorkspaceInfo]:
-        items = self._pages("workspaces", {}, "WorkspacesResponse")
+        items = self._unordered("workspaces", {}, "WorkspacesResponse", "workspaceId")
         with reading("WorkspacesResponse", "GET", self._url("workspaces")):
             return [
                 AirbyteWorkspaceInfo(workspace_id=w["workspaceId"], name=w.get("name", ""))
@@ -270,7 +302,9 @@ class PublicApi:
             return AirbyteWorkspaceInfo(workspace_id=w["workspaceId"], name=w.get("name", ""))
 
     def list_sources(self, workspace_id: str) -> list[AirbyteSource]:
-        items = self._pages("sources", {"workspaceIds": workspace_id}, "SourcesResponse")
+        items = self._unordered(
+            "sources", {"workspaceIds": workspace_id}, "SourcesResponse", "sourceId"
+        )
         with reading("SourcesResponse", "GET", self._url("sources")):
             return [parse_public_source(s) for s in items]
 
@@ -281,7 +315,9 @@ class PublicApi:
             return parse_public_source(body)
 
     def list_destinations(self, workspace_id: str) -> list[AirbyteDestination]:
-        items = self._pages("destinations", {"workspaceIds": workspace_id}, "DestinationsResponse")
+        items = self._unordered(
+            "destinations", {"workspaceIds": workspace_id}, "DestinationsResponse", "destinationId"
+        )
         with reading("DestinationsResponse", "GET", self._url("destinations")):
             return [parse_public_destination(d) for d in items]
 
@@ -293,12 +329,11 @@ class PublicApi:
 
     # -- connections ------------------------------------------------------------------------
     def list_connections(self, workspace_id: str) -> list[AirbyteConnection]:
-        # Pages come in no stable order (no ORDER BY behind LIMIT/OFFSET: REAL-BEHAVIOUR
-        # §3.12), so the same connection can appear twice: keep one of each.
-        items = self._pages("connections", {"workspaceIds": workspace_id}, "ConnectionsResponse")
+        items = self._unordered(
+            "connections", {"workspaceIds": workspace_id}, "ConnectionsResponse", "connectionId"
+        )
         with reading("ConnectionsResponse", "GET", self._url("connections")):
-            parsed = [parse_public_connection(c) for c in items]
-        return list({c.connection_id: c for c in parsed}.values())
+            return [parse_public_connection(c) for c in items]
 
     def get_connection(self, connection_id: str) -> AirbyteConnection:
         url = self._url("connections", connection_id)
@@ -375,7 +410,19 @@ class PublicApi:
 
     def get_job(self, job_id: int) -> AirbyteJob:
         url = self._url("jobs", job_id)
-        body = self._get(url, resource_id=str(job_id), resource_kind="job")
+        try:
+            body = self._get(url, resource_id=str(job_id), resource_kind="job")
+        except AirbyteConflictError as exc:
+            # An unknown job id is a 409 ``state-conflict`` "Job is not currently running"
+            # here (ConfigClientErrorHandler), not a 404; a read has no other conflict.
+            raise AirbyteNotFoundError(
+                f"Airbyte has no job {job_id}",
+                resource_id=str(job_id),
+                status_code=exc.status_code,
+                message=exc.message,
+                method=exc.method,
+                url=exc.url,
+            ) from exc
         with reading("JobResponse", "GET", url):
             return parse_public_job(body)
 
