@@ -82,6 +82,8 @@ __all__ = [
 logger = logging.getLogger("dagster_airbyte_assets")
 
 DEFAULT_OUTAGE_TIMEOUT = 600.0
+# How often a connection is checked for a job created by a late start request.
+_LATE_WATCH_GAP = 2.0
 # Progress is asked at most this often (in poll intervals) while a sync overruns.
 _PROGRESS_EVERY = 2.0
 
@@ -171,7 +173,8 @@ def sync_and_wait(
             history=history,
             state=state,
             sleep=sleep,
-            log=logger,
+            clock=clock,
+            log=out,
             conflict_timeout=poll_timeout,
         )
         _log_start(out, start.how, start.job, connection_id, job_type)
@@ -275,27 +278,34 @@ def _cancel_late_starts(
     clock: Callable[[], float],
     out: Log,
 ) -> None:
-    """A start request whose fate was unknown may create a job after ours ended: wait until it
-    can no longer arrive, then cancel any sync job newer than ours so none outlives the run."""
-    remaining = deadline - clock()
-    if remaining > 0:
+    """A start request whose fate was unknown may create a job after ours ended: watch until it
+    can no longer arrive and cancel any sync job newer than ours, so none outlives the run."""
+    if deadline > clock():
         out.info(
-            f"Waiting {remaining:.0f}s for a start request whose answer was lost, so that it "
-            "cannot create a job nobody watches."
+            f"Watching connection {connection_id} for {deadline - clock():.0f}s: a start "
+            "request whose answer was lost could still create a job nobody waits for."
         )
-        sleep(remaining)
-    try:
-        late = client.sync_jobs_after(connection_id, job.job_id)
-    except AirbyteError as exc:
-        out.warning(f"Could not check connection {connection_id} for a late job: {exc.summary}")
-        return
-    for found in late:
-        out.warning(
-            f"Airbyte job {found.job_id} was created by a start request that arrived late; "
-            "cancelling it."
-        )
-        if not found.is_terminal:
-            _cancel_quietly(client, found.job_id, out)
+    handled: set[int] = set()
+    while True:
+        try:
+            late = client.sync_jobs_after(connection_id, job.job_id)
+        except AirbyteError as exc:
+            out.warning(f"Could not check connection {connection_id} for a late job: {exc.summary}")
+            late = []
+        for found in late:
+            if found.job_id in handled:
+                continue
+            handled.add(found.job_id)
+            out.warning(
+                f"Airbyte job {found.job_id} was created by a start request that arrived late"
+                + ("; cancelling it." if not found.is_terminal else f" and is {found.status}.")
+            )
+            if not found.is_terminal:
+                _cancel_quietly(client, found.job_id, out)
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return
+        sleep(min(_LATE_WATCH_GAP, remaining))
 
 
 class _Waiter:

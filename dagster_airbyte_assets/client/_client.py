@@ -38,7 +38,13 @@ from dagster_airbyte_assets.client._models import (
 from dagster_airbyte_assets.client._public_api import PublicApi
 from dagster_airbyte_assets.client._retry import RetryPolicy
 from dagster_airbyte_assets.client._stats import StreamKey, aggregate_attempt_stats
-from dagster_airbyte_assets.client._trigger import StartState, SyncHistory, SyncStart, SyncStarter
+from dagster_airbyte_assets.client._trigger import (
+    StartLog,
+    StartState,
+    SyncHistory,
+    SyncStart,
+    SyncStarter,
+)
 from dagster_airbyte_assets.client._urls import resolve_urls
 from dagster_airbyte_assets.client._wire import path_segment
 from dagster_airbyte_assets.errors import (
@@ -377,7 +383,8 @@ class AirbyteClient:
         history: SyncHistory | None = None,
         state: StartState | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        log: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        log: StartLog | None = None,
         conflict_timeout: float | None = None,
     ) -> SyncStart:
         """Start a job exactly once, or attach to the sync already running (see ``_trigger``)."""
@@ -387,6 +394,7 @@ class AirbyteClient:
             self,
             window=self.ambiguity_window,
             sleep=sleep,
+            clock=clock,
             log=log,
             conflict_timeout=conflict_timeout,
         )

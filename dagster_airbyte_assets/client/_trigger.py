@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from dagster_airbyte_assets.client._dialect import StartConflict
 from dagster_airbyte_assets.client._models import AirbyteJob
@@ -44,11 +44,27 @@ from dagster_airbyte_assets.errors import (
 if TYPE_CHECKING:
     from dagster_airbyte_assets.client._client import AirbyteClient
 
-__all__ = ["StartState", "SyncHistory", "SyncStart", "SyncStarter", "is_ambiguous_start"]
+__all__ = [
+    "StartLog",
+    "StartState",
+    "SyncHistory",
+    "SyncStart",
+    "SyncStarter",
+    "is_ambiguous_start",
+]
 
 logger = logging.getLogger("dagster_airbyte_assets.client")
 
 StartHow = Literal["started", "attached", "adopted"]
+
+
+class StartLog(Protocol):
+    """Where the start protocol says what it does: a ``logging.Logger``, Dagster's log..."""
+
+    def info(self, msg: str, /) -> Any: ...
+    def warning(self, msg: str, /) -> Any: ...
+
+
 # A 409 whose running job has ended by the time we look: send again this many times at most.
 _VANISHED_CONFLICTS = 5
 _MAX_SENDS = 3
@@ -108,7 +124,7 @@ class SyncStarter:
         conflict_timeout: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        log: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
+        log: StartLog | None = None,
     ) -> None:
         self.client = client
         self.window = window
@@ -116,7 +132,7 @@ class SyncStarter:
         self.conflict_timeout = conflict_timeout
         self.sleep = sleep
         self.clock = clock
-        self.log = log or logger
+        self.log: StartLog = log or logger
 
     def start(
         self,

@@ -36,7 +36,7 @@ def test_compare_lists_added_removed_and_retyped_columns() -> None:
 def _postgres_connection(server: Any, pg: Any) -> str:
     sources = config_post(server, "source_definitions/list", {})["sourceDefinitions"]
     definition = next(d for d in sources if d["name"] == "Postgres")
-    workspace_id = config_post(server, "workspaces/list", {})["workspaces"][0]["workspaceId"]
+    workspace_id = server.workspace_id
     source = config_post(
         server,
         "sources/create",

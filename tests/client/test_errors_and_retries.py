@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import httpx
 import pytest
+import stamina
 from client_payloads import (
     CONN,
     FAST,
@@ -20,6 +20,7 @@ from client_payloads import (
 )
 
 from dagster_airbyte_assets.client import AirbyteClient, BearerTokenAuth, RetryPolicy
+from dagster_airbyte_assets.client._retry import make_retry_hook
 from dagster_airbyte_assets.errors import (
     AirbyteAuthenticationError,
     AirbyteBadRequestError,
@@ -162,47 +163,47 @@ def test_timeouts_are_typed_and_retried_on_reads(make_client: MakeClient) -> Non
     assert len(rec.requests) == FAST.attempts
 
 
-def test_retry_after_is_honoured(make_client: MakeClient) -> None:
-    calls: list[float] = []
-
-    def app(request: httpx.Request) -> httpx.Response:
-        calls.append(time.monotonic())
-        if len(calls) == 1:
-            return httpx.Response(
-                429, json={"message": "slow down"}, headers={"Retry-After": "0.3"}
-            )
-        return httpx.Response(200, json=config_job())
-
-    client, _ = make_client(app, api="config")
-    client.get_job(42)
-    assert calls[1] - calls[0] >= 0.29
+def test_retry_after_is_honoured_and_capped() -> None:
+    # The backoff hook stamina calls: what to wait comes from the server's Retry-After.
+    hook = make_retry_hook(RetryPolicy(retry_after_max=60.0), idempotent=True)
+    limited = AirbyteHTTPError("slow down", status_code=429, retry_after=0.3)
+    assert hook(limited) == 0.3
+    greedy = AirbyteHTTPError("slow down", status_code=429, retry_after=3600.0)
+    assert hook(greedy) == 60.0
+    assert hook(AirbyteHTTPError("no", status_code=400)) is False
+    # A POST that may have started something is never replayed; a refused one (429) is.
+    write = make_retry_hook(RetryPolicy(), idempotent=False)
+    assert write(AirbyteServerError("boom", status_code=503)) is False
+    assert write(limited) == 0.3
 
 
-def test_retry_after_is_capped(make_client: MakeClient) -> None:
-    calls: list[float] = []
-
-    def app(request: httpx.Request) -> httpx.Response:
-        calls.append(time.monotonic())
-        if len(calls) == 1:
-            return httpx.Response(429, json={}, headers={"Retry-After": "3600"})
-        return httpx.Response(200, json=config_job())
-
-    policy = RetryPolicy(attempts=3, wait_initial=0.001, wait_jitter=0, retry_after_max=0.05)
-    client, _ = make_client(app, retry=policy, api="config")
-    client.get_job(42)
-    assert calls[1] - calls[0] < 1.0
+def test_a_429_is_retried_then_succeeds(make_client: MakeClient) -> None:
+    answers = [
+        httpx.Response(429, json={"message": "slow down"}, headers={"Retry-After": "0.3"}),
+        httpx.Response(200, json=config_job()),
+    ]
+    client, rec = make_client(lambda r: answers.pop(0), api="config")
+    with stamina.set_testing(True, attempts=5, cap=True):  # no waiting, same decisions
+        assert client.get_job(42).job_id == 42
+    assert len(rec.requests) == 2
 
 
-def test_overall_deadline_stops_retries(make_client: MakeClient) -> None:
-    policy = RetryPolicy(
-        attempts=1000, timeout=0.3, wait_initial=0.05, wait_max=0.05, wait_jitter=0
-    )
+def test_retries_use_the_policy(make_client: MakeClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    real = stamina.retry_context
+
+    def spy(**kwargs: Any) -> Any:
+        seen.update(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr("dagster_airbyte_assets.client._http.stamina.retry_context", spy)
+    policy = RetryPolicy(attempts=7, timeout=12.0, wait_initial=0.5, wait_max=4.0)
     client, rec = make_client(lambda r: httpx.Response(503, json={}), retry=policy)
-    start = time.monotonic()
-    with pytest.raises(AirbyteServerError):
+    with stamina.set_testing(True, attempts=100, cap=True), pytest.raises(AirbyteServerError):
         client.get_workspace(WS)
-    assert time.monotonic() - start < 2.0
-    assert 2 <= len(rec.requests) < 20
+    assert (seen["attempts"], seen["timeout"]) == (7, 12.0)
+    assert (seen["wait_initial"], seen["wait_max"]) == (0.5, 4.0)
+    assert len(rec.requests) == 7  # the policy's attempts, then the typed error
 
 
 def test_dropped_connection_on_a_read_is_retried(make_client: MakeClient) -> None:
