@@ -77,6 +77,10 @@ def load_airbyte_workspace_snapshot(
     refresh: RefreshPolicy = "if_missing",
 ) -> AirbyteWorkspaceSnapshot:
     """The workspace snapshot, read from disk or fetched from Airbyte per ``refresh``."""
+    if refresh not in ("if_missing", "always", "never"):
+        raise AirbyteConfigurationError(
+            f"refresh must be 'if_missing', 'always' or 'never', not {refresh!r}"
+        )
     path = (
         Path(state_path)
         if state_path

@@ -176,6 +176,11 @@ def check_settings(values: Mapping[str, Any]) -> None:
     for flag in ("cancel_on_termination",):
         if flag in present and not isinstance(present[flag], bool):
             raise AirbyteConfigurationError(f"`{flag}` must be True or False")
+    for first, second in (("username", "password"), ("client_id", "client_secret")):
+        given = [f for f in (first, second) if values.get(f) not in (None, "")]
+        if len(given) == 1:
+            missing = second if given[0] == first else first
+            raise AirbyteConfigurationError(f"`{given[0]}` is set but `{missing}` is not")
     modes = [
         mode
         for mode, fields in (

@@ -44,9 +44,10 @@ from dagster_airbyte_assets.client._trigger import (
     SyncHistory,
     SyncStart,
     SyncStarter,
+    connection_not_found,
 )
 from dagster_airbyte_assets.client._urls import resolve_urls
-from dagster_airbyte_assets.client._wire import path_segment
+from dagster_airbyte_assets.client._wire import check_uuid, path_segment
 from dagster_airbyte_assets.errors import (
     AirbyteAuthenticationError,
     AirbyteBadRequestError,
@@ -354,9 +355,13 @@ class AirbyteClient:
     # -- starting jobs --------------------------------------------------------------------------
     def sync_history(self, connection_id: str, limit: int = _HISTORY_SIZE) -> SyncHistory:
         """The newest sync job id (the baseline of a start) and recent successful syncs."""
-        jobs = self.dialect.list_jobs(
-            JobQuery(connection_id=connection_id, order_by="createdAt|DESC", limit=limit)
-        )
+        check_uuid(connection_id, "connection id")
+        try:
+            jobs = self.dialect.list_jobs(
+                JobQuery(connection_id=connection_id, order_by="createdAt|DESC", limit=limit)
+            )
+        except AirbyteNotFoundError as exc:
+            raise connection_not_found(connection_id, exc) from exc
         jobs = [job for job in jobs if job.job_type == "sync"]
         succeeded = sorted(
             (job for job in jobs if job.succeeded), key=lambda j: j.job_id, reverse=True
@@ -390,6 +395,7 @@ class AirbyteClient:
         """Start a job exactly once, or attach to the sync already running (see ``_trigger``)."""
         if job_type not in _ALL_JOB_TYPES:
             raise AirbyteConfigurationError(f"job_type must be one of {_ALL_JOB_TYPES}")
+        check_uuid(connection_id, "connection id")
         starter = SyncStarter(
             self,
             window=self.ambiguity_window,

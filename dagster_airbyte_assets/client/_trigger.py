@@ -37,7 +37,6 @@ from dagster_airbyte_assets.errors import (
     AirbyteNotFoundError,
     AirbyteRequestError,
     AirbyteServerError,
-    AirbyteStaleStateError,
     SyncAlreadyRunningError,
 )
 
@@ -50,6 +49,7 @@ __all__ = [
     "SyncHistory",
     "SyncStart",
     "SyncStarter",
+    "connection_not_found",
     "is_ambiguous_start",
 ]
 
@@ -101,6 +101,21 @@ class StartState:
     late_start_deadline: float | None = None
     job: AirbyteJob | None = None
     notes: list[str] = field(default_factory=list)
+
+
+def connection_not_found(connection_id: str, cause: AirbyteNotFoundError) -> AirbyteNotFoundError:
+    """A 404 about the connection, saying what to do: the saved state is older than Airbyte."""
+    return AirbyteNotFoundError(
+        f"Airbyte has no connection {connection_id} (deleted since the definitions were "
+        "loaded?). Refresh the saved state: `dagster-airbyte-assets refresh-state -f "
+        "<definitions file>`.",
+        connection_id=connection_id,
+        resource_id=connection_id,
+        status_code=cause.status_code,
+        message=cause.message,
+        method=cause.method,
+        url=cause.url,
+    )
 
 
 def is_ambiguous_start(error: AirbyteError) -> bool:
@@ -156,16 +171,7 @@ class SyncStarter:
             try:
                 job = self.client.dialect.start_job(connection_id, job_type)
             except AirbyteNotFoundError as exc:
-                raise AirbyteStaleStateError(
-                    f"Airbyte has no connection {connection_id} (deleted since the definitions "
-                    "were loaded?). Refresh the saved state: `dagster-airbyte-assets "
-                    "refresh-state -f <definitions file>`.",
-                    connection_id=connection_id,
-                    status_code=exc.status_code,
-                    message=exc.message,
-                    method=exc.method,
-                    url=exc.url,
-                ) from exc
+                raise connection_not_found(connection_id, exc) from exc
             except AirbyteConflictError as exc:
                 if self.client.dialect.start_conflict(exc) is StartConflict.NOT_ACTIVE:
                     self._raise_if_not_active(connection_id, exc)
@@ -237,12 +243,7 @@ class SyncStarter:
         try:
             connection = self.client.dialect.get_connection(connection_id)
         except AirbyteNotFoundError as exc:
-            raise AirbyteStaleStateError(
-                f"Airbyte has no connection {connection_id} (deleted since the definitions "
-                "were loaded?). Refresh the saved state: `dagster-airbyte-assets refresh-state "
-                "-f <definitions file>`.",
-                connection_id=connection_id,
-            ) from exc
+            raise connection_not_found(connection_id, exc) from exc
         except AirbyteError:
             return  # unknown: the caller goes on resolving the original outcome
         if connection.status == "active":

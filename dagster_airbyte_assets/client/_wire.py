@@ -8,14 +8,20 @@ saying so beats reporting "no workspace" or "no jobs".
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from dagster_airbyte_assets.errors import AirbyteNotAirbyteError, redact_url
+from dagster_airbyte_assets.errors import (
+    AirbyteConfigurationError,
+    AirbyteNotAirbyteError,
+    redact_url,
+)
 
 __all__ = [
+    "check_uuid",
     "destination_fields",
     "expect_list",
     "expect_mapping",
@@ -63,6 +69,17 @@ def path_segment(value: str | int) -> str:
     if text in ("", ".", ".."):
         text = text.replace(".", "%2E") or "%20"
     return text
+
+
+def check_uuid(value: str, what: str) -> None:
+    """Airbyte's connection, workspace, source and destination ids are UUIDs (config-api.yaml);
+    anything else is refused before it reaches a URL or a query."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        raise AirbyteConfigurationError(
+            f"{what} must be an Airbyte id (a UUID), not {value!r}"
+        ) from None
 
 
 def str_or_none(value: Any) -> str | None:
