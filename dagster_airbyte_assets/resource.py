@@ -23,9 +23,11 @@ Airbyte Cloud::
     AirbyteCloudWorkspace(workspace_id="...", client_id=EnvVar("AIRBYTE_CLIENT_ID"),
                           client_secret=EnvVar("AIRBYTE_CLIENT_SECRET"))
 
-**Secrets.** Dagster shows a resource's configured values in its UI (the resource page, the
-run's resource snapshot): an ``EnvVar`` is shown by its name only, a plain string as it is.
-A secret given as a plain string is therefore logged as a warning when the definitions load.
+**Secrets.** Dagster shows a resource's configured values in its UI: an ``EnvVar`` by the
+variable's name only. ``password``, ``token`` and ``client_secret`` are marked secret, so the
+resource page masks a plain string; but Dagster still keeps a plain string as the default of
+the job's config schema (the code location's snapshot, which the UI reads), so a secret given
+as a plain string is logged as a warning when the definitions load.
 Credentials in the URL (``http://user:pw@host``) are refused: the URL is shown in the UI,
 stored in the saved state and written in links, so it must carry none.
 """
@@ -67,6 +69,8 @@ __all__ = ["AirbyteCloudWorkspace", "AirbyteWorkspace", "build_auth", "check_set
 logger = logging.getLogger("dagster_airbyte_assets")
 
 _SECRET_FIELDS = ("password", "token", "client_secret")
+# Dagster masks a field marked so on the resource page (GraphQL ``configuredValues``: SECRET).
+_SECRET_FIELD: dict[str, Any] = {"dagster__is_secret": True}
 _URL_FIELDS = ("url", "config_api_url", "public_api_url", "ui_url")
 _SECRET_ENV_HINT = {
     "password": "AIRBYTE_PASSWORD",
@@ -213,9 +217,9 @@ def _warn_plain_secrets(owner: str, values: Mapping[str, Any]) -> None:
                 continue  # an EnvVar resolved for a run, or said already
             _WARNED.add(key)
         logger.warning(
-            "%s.%s is a plain string: Dagster shows resource settings in its UI, so the secret "
-            "is visible there. Pass dg.EnvVar(%r) instead; the UI then shows the variable's "
-            "name only.",
+            "%s.%s is a plain string: Dagster keeps it in the code location's snapshot, which "
+            "its UI reads (the resource page masks it; the job's config defaults do not). Pass "
+            "dg.EnvVar(%r) instead: only the variable's name is then stored and shown.",
             owner,
             name,
             _SECRET_ENV_HINT[name],
@@ -300,16 +304,22 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
     )
     username: str | None = Field(default=None, description="Basic auth user (old OSS).")
     password: str | None = Field(
-        default=None, description="Basic auth password (secret; use dagster.EnvVar)."
+        default=None,
+        description="Basic auth password (secret; use dagster.EnvVar).",
+        json_schema_extra=_SECRET_FIELD,
     )
     token: str | None = Field(
-        default=None, description="Static Bearer token, e.g. AIRBYTE_SECRET_ACCESS_TOKEN (secret)."
+        default=None,
+        description="Static Bearer token, e.g. AIRBYTE_SECRET_ACCESS_TOKEN (secret).",
+        json_schema_extra=_SECRET_FIELD,
     )
     client_id: str | None = Field(
         default=None, description="Application client id for /applications/token."
     )
     client_secret: str | None = Field(
-        default=None, description="Application client secret (secret; use dagster.EnvVar)."
+        default=None,
+        description="Application client secret (secret; use dagster.EnvVar).",
+        json_schema_extra=_SECRET_FIELD,
     )
     request_timeout: float = Field(default=30.0, description="Seconds to wait for one HTTP answer.")
     request_max_retries: int = Field(
@@ -458,6 +468,7 @@ class AirbyteCloudWorkspace(AirbyteWorkspace):
     )
     client_id: str = Field(description="Application client id (Settings > Applications).")
     client_secret: str = Field(
-        description="Application client secret (secret; use dagster.EnvVar)."
+        description="Application client secret (secret; use dagster.EnvVar).",
+        json_schema_extra=_SECRET_FIELD,
     )
     ui_url: str | None = Field(default=CLOUD_UI_URL, description="Airbyte Cloud web UI.")
