@@ -15,11 +15,16 @@ from typing import Any
 
 import httpx
 import pytest
-from local_airbyte.config_api import HANDLERS
+from local_airbyte.config_api import ENDPOINTS as HANDLERS
 from reliability_helpers import control
 
 SPECS = Path(__file__).resolve().parents[1] / "airbyte_api_specs"
-OPEN = {"/api/v1/health", "/api/public/v1/health", "/api/public/v1/applications/token"}
+OPEN = {
+    "/api/v1/health",
+    "/api/v1/applications/token",
+    "/api/public/v1/health",
+    "/api/public/v1/applications/token",
+}
 
 
 def test_bound_to_loopback_by_default(local_airbyte_factory: Any) -> None:

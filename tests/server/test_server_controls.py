@@ -24,13 +24,14 @@ def test_faults_and_counters(local_airbyte) -> None:  # type: ignore[no-untyped-
         httpx.get(f"{local_airbyte.public_api_url}/workspaces")
     httpx.post(f"{base}/_local/faults", json={"latency_ms": 200})
     started = time.monotonic()
-    assert config_post(local_airbyte, "/workspaces/list").status_code == 200
+    workspace = {"workspaceId": local_airbyte.workspace_id}
+    assert config_post(local_airbyte, "/workspaces/get", workspace).status_code == 200
     assert time.monotonic() - started >= 0.2
     assert httpx.delete(f"{base}/_local/faults").status_code == 204
     counts = httpx.get(f"{base}/_local/requests").json()
     assert counts["total"] == 4
     assert counts["by_route"]["GET /api/public/v1/workspaces"] == 2
-    assert counts["by_route"]["POST /api/v1/workspaces/list"] == 1
+    assert counts["by_route"]["POST /api/v1/workspaces/get"] == 1
 
 
 def test_force_status_delete_job_and_bulk(local_airbyte) -> None:  # type: ignore[no-untyped-def]
@@ -42,7 +43,9 @@ def test_force_status_delete_job_and_bulk(local_airbyte) -> None:  # type: ignor
     httpx.post(f"{base}/_local/jobs/{job_id}/force_status", json={"status": "mystery"})
     assert httpx.get(f"{local_airbyte.public_api_url}/jobs/{job_id}").json()["status"] == "mystery"
     assert httpx.delete(f"{base}/_local/jobs/{job_id}").status_code == 204
-    assert httpx.get(f"{local_airbyte.public_api_url}/jobs/{job_id}").status_code == 404
+    # An unknown job id: "Could not find job with id" -> 409 state-conflict on the Public API.
+    vanished = httpx.get(f"{local_airbyte.public_api_url}/jobs/{job_id}")
+    assert vanished.status_code == 409 and vanished.json()["title"] == "state-conflict"
     bulk = httpx.post(f"{base}/_local/bulk", json={"connections": 50, "streams": 3}).json()
     assert len(bulk["connectionIds"]) == 50
     listed = config_post(
