@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .api_errors import InvalidInput
+from .api_errors import InvalidInput, UnprocessableEntity
 from .cron import CronError, QuartzCron
 from .service import (
     Service,
@@ -189,8 +189,10 @@ def actor_create(service: Service, kind: str, body: dict[str, Any]) -> dict[str,
     """``SourceCreateRequest`` / ``DestinationCreateRequest`` -> the stored actor.
 
     As in Airbyte, ``definitionId`` may be left out when ``configuration.sourceType`` (or
-    ``destinationType``) names the connector; the word stays in the configuration, where
-    Airbyte's connector specs keep it too.
+    ``destinationType``) names the connector (``DestinationsController.kt`` ~60-78; neither:
+    422). The word is then removed from the configuration, on create, patch and put
+    (``publicapi/helpers/ActorConfigurationHelper.kt``): responses carry it only as the
+    top-level ``sourceType``/``destinationType`` (REAL-BEHAVIOUR §22).
     """
     name = get_field(body, "name")
     workspace_id = get_field(body, "workspaceId", "uuid")
@@ -198,14 +200,20 @@ def actor_create(service: Service, kind: str, body: dict[str, Any]) -> dict[str,
     definition_id = get_field(body, "definitionId", "uuid", required=False)
     if definition_id is None:
         definition_id = _definition_from_type(service, kind, configuration)
+    configuration = _without_type(kind, configuration)
     return service.create_actor(kind, workspace_id, definition_id, name, configuration)
+
+
+def _without_type(kind: str, configuration: dict[str, Any]) -> dict[str, Any]:
+    key = "sourceType" if kind == "sources" else "destinationType"
+    return {k: v for k, v in configuration.items() if k != key}
 
 
 def _definition_from_type(service: Service, kind: str, configuration: dict[str, Any]) -> str:
     key = "sourceType" if kind == "sources" else "destinationType"
     word = configuration.get(key)
     if not isinstance(word, str) or not word:
-        raise InvalidInput("definitionId", f"is required unless configuration.{key} is given")
+        raise UnprocessableEntity(f"definitionId is required unless configuration.{key} is given")
     table = service.registry.sources if kind == "sources" else service.registry.destinations
     slug = source_slug if kind == "sources" else destination_slug
     for definition_id, connector in table.items():
@@ -226,6 +234,8 @@ def actor_update(
     current = service.actor(kind, actor_id)
     name = get_field(body, "name", required=replace)
     configuration = get_field(body, "configuration", "object", required=replace)
+    if configuration is not None:
+        configuration = _without_type(kind, configuration)
     workspace_id = get_field(body, "workspaceId", "uuid", required=False)
     if workspace_id is not None and workspace_id != current["workspaceId"]:
         raise InvalidInput("workspaceId", "cannot move a resource to another workspace")

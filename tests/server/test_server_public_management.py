@@ -135,7 +135,6 @@ def test_actor_errors(  # type: ignore[no-untyped-def]
         {k: v for k, v in good.items() if k != "name"},
         {**good, "configuration": "not an object"},
         {**good, "workspaceId": "not-a-uuid"},
-        {**good, "configuration": config},  # neither definitionId nor a type word
         {**good, "configuration": {type_key: "no-such-connector"}},
         {**good, "definitionId": "nope"},
     ):
@@ -146,6 +145,9 @@ def test_actor_errors(  # type: ignore[no-untyped-def]
         ).status_code
         == 400
     )
+    # Neither definitionId nor a type word: UnprocessableEntityProblem (DestinationsController.kt).
+    neither = httpx.post(api, json={**good, "configuration": config})
+    assert neither.status_code == 422 and neither.json()["title"] == "unprocessable-entity"
     _not_found(httpx.post(api, json={**good, "workspaceId": MISSING}), MISSING)
     _not_found(httpx.post(api, json={**good, "definitionId": MISSING}), MISSING)
 
