@@ -293,8 +293,11 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
         service.connection(connection_id)
         count = int(_number(data, "count", 1, 0, 1000))
         message = data.get("message") or "Injected failure (test control)."
-        service.engine.fail_next[connection_id] = (count, str(message))
-        return {"connectionId": connection_id, "count": count}
+        # after_streams: commit that many streams first (a partial success, like a source
+        # that fails mid-sync), then fail.
+        after = int(_number(data, "after_streams", 0, 0, 10_000))
+        service.engine.fail_next[connection_id] = (count, str(message), after)
+        return {"connectionId": connection_id, "count": count, "after_streams": after}
 
     @router.post("/connections/{connection_id}/sync_duration")
     def sync_duration(connection_id: str, body: Any = Body(None)) -> dict[str, Any]:
