@@ -207,3 +207,39 @@ def test_cli_takes_the_version(tmp_path) -> None:  # type: ignore[no-untyped-def
     assert args.airbyte_version == "1.6" and args.log_lines == 100
     default = build_parser().parse_args(["serve", "--state-dir", str(tmp_path)])
     assert default.airbyte_version == DEFAULT_PROFILE
+
+
+def test_1_6_answers_match_the_v1_6_0_specs(local_airbyte_factory) -> None:  # type: ignore[no-untyped-def]
+    """The ``1.6`` profile against Airbyte's OpenAPI files at tag v1.6.0 (both APIs)."""
+    server = local_airbyte_factory(seed="sample", test_controls=True, airbyte_version="1.6")
+    cid = server.sample_connection_id
+    spec, public_spec = "config-api-v1.6.0", "public-api-v1.6.0"
+
+    def config(path: str, body: dict[str, Any]) -> Any:
+        response = httpx.post(f"{server.config_api_url}{path}", json=body)
+        assert response.status_code == 200, (path, response.text)
+        assert_matches_schema(spec, f"/v1{path}", "post", 200, response.json())
+        return response.json()
+
+    job_id = config("/connections/sync", {"connectionId": cid})["job"]["id"]
+    progress = config("/connections/sync_progress", {"connectionId": cid})
+    assert progress["configType"] == "sync"
+    while config("/jobs/get_light", {"id": job_id})["job"]["status"] not in TERMINAL:
+        time.sleep(0.02)
+    config("/jobs/get", {"id": job_id})
+    config("/jobs/get_without_logs", {"id": job_id})
+    config("/jobs/list", {"configTypes": ["sync"], "configId": cid})
+    config("/connections/get", {"connectionId": cid})
+    config("/web_backend/connections/get", {"connectionId": cid})
+    config("/workspaces/list", {})
+    config("/sources/list", {"workspaceId": server.workspace_id})
+    config("/state/get", {"connectionId": cid})
+    for path, spec_path in (
+        (f"/jobs/{job_id}", "/jobs/{jobId}"),
+        (f"/connections/{cid}", "/connections/{connectionId}"),
+        ("/connections", "/connections"),
+        ("/jobs", "/jobs"),
+    ):
+        response = httpx.get(f"{server.public_api_url}{path}")
+        assert response.status_code == 200, path
+        assert_matches_schema(public_spec, spec_path, "get", 200, response.json())
