@@ -793,6 +793,13 @@ def build_router(service: Service) -> APIRouter:
     def health() -> dict[str, Any]:
         return {"available": True}
 
+    @router.api_route("/api/v1/{action:path}", methods=["GET", "PUT", "PATCH", "DELETE"])
+    def wrong_method(action: str, request: Request) -> Response:
+        """Micronaut: 405 for a path that exists under another method, 404 otherwise."""
+        if action in table:
+            raise RouteMiss(request.method, ("POST",))
+        raise RouteMiss()
+
     @router.post("/api/v1/{action:path}")
     async def dispatch(action: str, request: Request) -> Response:
         endpoint = table.get(action)

@@ -173,7 +173,8 @@ class JobEngine:
         self._shutdown = threading.Event()
         self._scheduler: threading.Thread | None = None
         # Test controls, keyed by connection id / job id.
-        self.fail_next: dict[str, tuple[int, str]] = {}
+        # connection id -> (attempts left to fail, message, streams committed before failing)
+        self.fail_next: dict[str, tuple[int, str, int]] = {}
         self.sync_duration: dict[str, float] = {}
         self.forced_status: dict[int, str] = {}
 
@@ -490,11 +491,12 @@ class JobEngine:
         if src is None or dst is None:
             raise ConnectorError("The connection uses a connector this server does not offer.")
         with self._lock:
-            count, message = self.fail_next.get(connection_id, (0, ""))
+            count, message, after_streams = self.fail_next.get(connection_id, (0, "", 0))
             if count > 0:
-                self.fail_next[connection_id] = (count - 1, message)
-        if count > 0:
-            raise ConnectorError(message or "Injected failure (test control).")
+                self.fail_next[connection_id] = (count - 1, message, after_streams)
+        failure = ConnectorError(message or "Injected failure (test control).")
+        if count > 0 and after_streams <= 0:
+            raise failure
         duration = self.sync_duration.get(connection_id, 0.0)
         if duration > 0 and cancelled.wait(duration):
             raise _Cancelled
@@ -506,6 +508,7 @@ class JobEngine:
             if "targetStreams" in job
             else None  # a job from an older state directory: every stream
         )
+        done = 0
         for stream in streams:
             if cancelled.is_set():
                 raise _Cancelled
@@ -514,9 +517,12 @@ class JobEngine:
             refresh = job["configType"] == "refresh" and targeted
             if job["configType"] in ("reset_connection", "clear") and not targeted:
                 continue  # a reset of some streams leaves the others alone
+            if count > 0 and done == after_streams:
+                raise failure  # a source failing mid-sync: earlier streams stay committed
             self._sync_stream(
                 job, attempt, cancelled, src, src_config, dst, dst_config, stream, reset, refresh
             )
+            done += 1
 
     def _sync_stream(
         self,

@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
-from .api_errors import InvalidInput, NotFound
+from .api_errors import InvalidInput, JobNotFound, NotFound
 from .auth import TokenIssuer
 from .service import Service, get_field, require_object
 from .store import TERMINAL_STATUSES
@@ -244,6 +244,13 @@ def _moment(value: Any) -> float | None:
 def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRouter:
     router = APIRouter(prefix="/_local")
 
+    def find_job(job_id: str) -> dict[str, Any]:
+        """The job, or a plain 404: the controls are not Airbyte and need no 500 for a typo."""
+        try:
+            return service.job(job_id)
+        except JobNotFound:
+            raise NotFound("job", job_id) from None
+
     @router.post("/faults")
     def set_faults(body: Any = Body(None)) -> dict[str, Any]:
         data = require_object(body)
@@ -293,8 +300,11 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
         service.connection(connection_id)
         count = int(_number(data, "count", 1, 0, 1000))
         message = data.get("message") or "Injected failure (test control)."
-        service.engine.fail_next[connection_id] = (count, str(message))
-        return {"connectionId": connection_id, "count": count}
+        # after_streams: commit that many streams first (a partial success, like a source
+        # that fails mid-sync), then fail.
+        after = int(_number(data, "after_streams", 0, 0, 10_000))
+        service.engine.fail_next[connection_id] = (count, str(message), after)
+        return {"connectionId": connection_id, "count": count, "after_streams": after}
 
     @router.post("/connections/{connection_id}/sync_duration")
     def sync_duration(connection_id: str, body: Any = Body(None)) -> dict[str, Any]:
@@ -310,7 +320,7 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
     @router.post("/jobs/{job_id}/force_status")
     def force_status(job_id: str, body: Any = Body(None)) -> dict[str, Any]:
         data = require_object(body)
-        job = service.job(job_id)
+        job = find_job(job_id)
         if data.get("status") is None:
             # {"status": null} releases the job: its real status shows again.
             service.engine.forced_status.pop(job["id"], None)
@@ -322,7 +332,7 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
     @router.get("/jobs/{job_id}/timeline")
     def timeline(job_id: str) -> dict[str, Any]:
         """A job's milestones as float epoch seconds (the APIs round them to whole seconds)."""
-        job = service.job(job_id)
+        job = find_job(job_id)
         terminal = job["status"] in TERMINAL_STATUSES
         return {
             "jobId": job["id"],
@@ -344,7 +354,7 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
 
     @router.delete("/jobs/{job_id}")
     def delete_job(job_id: str) -> Response:
-        job = service.job(job_id)
+        job = find_job(job_id)
         service.engine.delete(job["id"])
         return Response(status_code=204)
 

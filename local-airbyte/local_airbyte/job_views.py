@@ -183,18 +183,16 @@ def _log_lines(attempt: dict[str, Any], job_id: int, size: int) -> list[str]:
 
 
 def job_info_read(job: dict[str, Any], profile: Profile, log_lines: int) -> dict[str, Any]:
-    """``JobInfoRead`` as ``jobs/get`` answers it: no job statistics, every attempt's logs."""
-    return {
-        "job": job_read(job, profile, hydrated=False),
-        "attempts": [
-            {
-                "attempt": attempt_read(a, profile, hydrated=False),
-                "logType": "formatted",
-                "logs": {"logLines": _log_lines(a, job["id"], log_lines)},
-            }
-            for a in job["attempts"]
-        ],
-    }
+    """``JobInfoRead`` as ``jobs/get`` answers it: no job statistics, every attempt's logs
+    (``logType`` from v1.2.0; before, ``{attempt, logs}``)."""
+    attempts = []
+    for attempt in job["attempts"]:
+        item: dict[str, Any] = {"attempt": attempt_read(attempt, profile, hydrated=False)}
+        if profile.attempt_log_type:
+            item["logType"] = "formatted"
+        item["logs"] = {"logLines": _log_lines(attempt, job["id"], log_lines)}
+        attempts.append(item)
+    return {"job": job_read(job, profile, hydrated=False), "attempts": attempts}
 
 
 def job_info_without_logs(job: dict[str, Any], profile: Profile) -> dict[str, Any]:

@@ -125,7 +125,7 @@ def _links(request: Request, page: list[Any], limit: int, offset: int) -> dict[s
 
 
 def _unstable_page(
-    service: Service, kind: str, items: list[dict[str, Any]], id_key: str, limit: int, offset: int
+    service: Service, kind: str, items: list[dict[str, Any]], limit: int, offset: int
 ) -> list[dict[str, Any]]:
     """One LIMIT/OFFSET page of a query with no ORDER BY.
 
@@ -133,9 +133,10 @@ def _unstable_page(
     ~959-1036; the Source and Destination services alike) groups by connection id and pages
     with LIMIT/OFFSET, no ORDER BY. PostgreSQL then returns rows in whatever order the plan
     produces, and the plan depends on LIMIT and OFFSET (a hash aggregate for some pages, a
-    sorted one for others). So two pages of one listing can overlap and skip rows, as seen
-    with Airbyte 1.8.3 (dagster issue 32443). Imitated deterministically: each (limit, offset)
-    picks one of two orders from the server's ``list_seed``, so a run is reproducible.
+    scan in insertion order for others). So two pages of one listing can overlap and skip rows,
+    as seen with Airbyte 1.8.3 (dagster issue 32443). Imitated deterministically: ``items`` come
+    in insertion order; each (limit, offset) picks that order or a hashed one from the server's
+    ``list_seed``, so the same data pages the same way on every run.
     """
     seed = service.settings.list_seed
 
@@ -143,10 +144,10 @@ def _unstable_page(
         text = "/".join(str(p) for p in (seed, kind, *parts))
         return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
-    if digest(limit, offset) % 2:
-        ordered = sorted(items, key=lambda item: digest("hash", item[id_key]))  # hash aggregate
-    else:
-        ordered = sorted(items, key=lambda item: item[id_key])  # group aggregate over the index
+    ordered = list(items)
+    if digest(limit, offset) % 2:  # a hash aggregate's order
+        positions = sorted(range(len(items)), key=lambda index: digest("row", index))
+        ordered = [items[index] for index in positions]
     return ordered[offset : offset + limit]
 
 
@@ -232,7 +233,7 @@ def build_router(service: Service) -> APIRouter:
         offset = _int_param(request, "offset", 0, 0, None)
         ids = _ids(request, "workspaceIds")
         items = [workspace_response(w) for w in service.store.list("workspaces", ids)]
-        page = _unstable_page(service, "workspaces", items, "workspaceId", limit, offset)
+        page = _unstable_page(service, "workspaces", items, limit, offset)
         return _links(request, page, limit, offset)
 
     @router.post("/workspaces")
@@ -260,7 +261,7 @@ def build_router(service: Service) -> APIRouter:
             for c in service.store.list("connections", ids)
             if include_deleted or c.get("status") != "deprecated"
         ]
-        page = _unstable_page(service, "connections", items, "connectionId", limit, offset)
+        page = _unstable_page(service, "connections", items, limit, offset)
         return _links(request, page, limit, offset)
 
     @router.post("/connections")
@@ -453,7 +454,7 @@ def _actor_routes(router: APIRouter, service: Service, kind: str, render: Any) -
         offset = _int_param(request, "offset", 0, 0, None)
         ids = _workspace_filter(service, request)
         items = [render(service, a) for a in service.store.list(kind, ids)]
-        page = _unstable_page(service, kind, items, id_key, limit, offset)
+        page = _unstable_page(service, kind, items, limit, offset)
         return _links(request, page, limit, offset)
 
     java = "Source" if kind == "sources" else "Destination"

@@ -257,9 +257,9 @@ def convert_path_int64(name: str, raw: str) -> int:
     return value
 
 
-def convert_query(check: Check, name: str, raw: str) -> Any:
+def convert_query(check: Check, name: str, raw: Any) -> Any:
     """A path or query value bound by ``check``; failures name the argument, as Micronaut does."""
     try:
         return check(raw, name)
     except BindingError as exc:
-        raise BindingError(name, exc.message, value=raw) from None
+        raise BindingError(name, exc.message, value=str(raw)) from None

@@ -449,6 +449,13 @@ class Service:
                     },
                 }
             )
+        # Airbyte keeps the discovered source catalog beside the configured one (the
+        # connection's sourceCatalogId); the web backend merges them, so streams the client
+        # left out stay known, unselected.
+        listed = {(i["stream"]["name"], i["stream"].get("namespace")) for i in result}
+        for item in self.default_catalog(discovered)["streams"]:
+            if (item["stream"]["name"], item["stream"].get("namespace")) not in listed:
+                result.append({**item, "config": {**item["config"], "selected": False}})
         return {"streams": result}
 
     # -- connections ------------------------------------------------------------------------------
