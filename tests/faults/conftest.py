@@ -59,8 +59,10 @@ def airbyte_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airbyt
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not LEDGER.outcomes:
         return
-    terminalreporter.section("fault injection: outcomes per fault kind")
-    terminalreporter.write_line(LEDGER.table())
+    terminalreporter.section("fault injection: outcomes per fault kind, and per phase")
+    terminalreporter.write_line(LEDGER.table("kind"))
+    terminalreporter.write_line("")
+    terminalreporter.write_line(LEDGER.table("phase"))
     if should_write():
         LEDGER.write()
         terminalreporter.write_line(f"written to {LAST_RUN}")

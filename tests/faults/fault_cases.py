@@ -6,16 +6,21 @@ own :class:`~proxy.FaultProxy`, with one fault kind injected in one phase of the
 
 - ``start``: the call that starts the sync (Config ``POST /api/v1/connections/sync``,
   Public ``POST /api/public/v1/jobs``), its first occurrence;
-- ``poll``: a read of job data (``jobs/get``, ``jobs/list``, ``GET /jobs/{id}``, ...) while
-  the run's job is running on the server, the 1st or 2nd such read (seeded);
-- ``stats``: the first reads of job data after the job ended on the server (two of them, one
-  for a 401), i.e. whatever call brings back the final status and per-stream numbers;
-- ``mixed``: a seeded schedule spreading every fault kind over every API call of the run.
+- ``poll``: the first read of job data (``jobs/get``, ``jobs/list``, ``GET /jobs/{id}``...)
+  while the run's job is running on the server;
+- ``stats``: the first read of each job endpoint after the job ended on the server (only one
+  for the 401), i.e. whatever calls bring back the final status and per-stream numbers;
+- ``mixed``: a seeded schedule spreading every fault kind over every API call of the run
+  (about one call in three), plus a seeded fault kind on the start call.
+
+Parameters drawn from the case's seed: ``Retry-After`` (1 or 2 s), the HTML page (a login
+page or a gateway's error page), the mixed schedule and its start fault.
 
 Before each case the connection gets one directly started, finished sync (the "previous run",
 seconds old), so a client that adopts any recent job instead of the one it started is caught.
-In the start and poll phases every sync takes ``SYNC_SECONDS`` on the server, so the job is
-polled while it runs, and a job the client abandons is still running when the run ends.
+In the start, poll and mixed cases every sync takes ``SYNC_SECONDS`` on the server, so the job
+is polled while it runs, and a job the client abandons is still running when the run ends.
+The streams are incremental, so a job's numbers are the sums over its attempts.
 
 Judgement (server side, over plain HTTP): a run that succeeds must have created exactly one
 new job, reported that job's id and that job's per-stream numbers; a run that fails must fail
@@ -318,15 +323,19 @@ class Outcome:
 def _arm(
     proxy: FaultProxy, case: Case, side: ServerSide, connection_id: str, before: set[int]
 ) -> None:
+    """Give the case's proxy its rule (or schedule), from the case's seed."""
     rng = random.Random(case.seed)
     if case.phase == "mixed":
         kinds = sorted(FAULT_KINDS)
         proxy.set_schedule(
             FaultSchedule(
-                case.seed,
-                [(FAULT_KINDS[k](rng), MIXED_RATE) for k in kinds],
-                path=r"^/api/",
+                case.seed, [(FAULT_KINDS[k](rng), MIXED_RATE) for k in kinds], path=r"^/api/"
             )
+        )
+        # However the client's calls line up with the draws, it meets at least one fault.
+        kind = rng.choice(kinds)
+        proxy.add_rule(
+            Rule(FAULT_KINDS[kind](rng), method="POST", path=_START, name=f"{kind} on the start")
         )
         return
     fault = FAULT_KINDS[case.kind](rng)
@@ -348,19 +357,31 @@ def _arm(
         proxy.add_rule(Rule(fault, when=running, name=f"{case.kind} on a job read while running"))
         return
 
-    def finished(request: ProxyRequest) -> bool:
+    # Stats: the first read of each job endpoint once the job has ended, so that the fault
+    # meets both the call that sees the end and the one that fetches the numbers, whichever
+    # endpoints the client uses (retries of a faulted call then pass).
+    faulted: set[str] = set()
+    lock = threading.Lock()
+
+    def first_read_per_endpoint_after_the_end(request: ProxyRequest) -> bool:
         if not is_job_read(request):
             return False
         jobs = new_jobs()
-        return bool(jobs) and all(j.terminal for j in jobs)
+        if not jobs or not all(j.terminal for j in jobs):
+            return False
+        endpoint = request.method + " " + re.sub(r"/\d+", "/{id}", request.path)
+        with lock:
+            if endpoint in faulted:
+                return False
+            faulted.add(endpoint)
+            return True
 
-    times = 1 if case.kind == "401" else 2
     proxy.add_rule(
         Rule(
             fault,
-            times=times,
-            when=finished,
-            name=f"{case.kind} on the first job reads after the end",
+            times=1 if case.kind == "401" else None,  # one 401 per run
+            when=first_read_per_endpoint_after_the_end,
+            name=f"{case.kind} on the first read of each job endpoint after the end",
         )
     )
 
@@ -491,14 +512,6 @@ def judge(
     else:
         if not outcome.typed:
             outcome.add("untyped_failure", f"the step failed with {outcome.error}")
-        running = [j for j in new_at_end if not j.terminal]
-        if running:
-            outcome.add(
-                "left_running",
-                "the run failed while "
-                + ", ".join(j.describe() for j in running)
-                + " was still running on the server",
-            )
         if len(new_at_end) > 1:
             outcome.add(
                 "duplicate_jobs",
@@ -506,6 +519,14 @@ def judge(
                 + ", ".join(j.describe() for j in new_at_end),
             )
 
+    running = [j for j in new_at_end if not j.terminal and j.id != outcome.reported_job]
+    if running:
+        outcome.add(
+            "left_running",
+            f"the run {'succeeded' if outcome.succeeded else 'failed'} while "
+            + ", ".join(j.describe() for j in running)
+            + " was still running on the server",
+        )
     at_end_ids = {j.id for j in new_at_end}
     late = [j for j in new_after if j.id not in at_end_ids]
     late_starts = [
@@ -526,13 +547,6 @@ def judge(
             + (
                 f" (start request(s) reaching the server after the run: {starts})" if starts else ""
             ),
-        )
-    still_running = [j for j in new_after if not j.terminal and j.id in at_end_ids]
-    if still_running and "left_running" not in outcome.violations:
-        outcome.add(
-            "left_running",
-            ", ".join(j.describe() for j in still_running)
-            + " still running after the run ended and the proxy drained",
         )
 
 

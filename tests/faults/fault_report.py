@@ -53,8 +53,9 @@ class Ledger:
                 row[violation] += 1
         return dict(row)
 
-    def table(self) -> str:
-        """Per fault kind: cases, clean successes and typed failures, and each violation."""
+    def table(self, key: str = "kind") -> str:
+        """Per fault kind (or ``phase``...): cases, clean successes and typed failures, and
+        each violation."""
         columns = ("cases", *_RESULTS)
         short = {
             "typed_failure": "typed_fail",
@@ -68,9 +69,10 @@ class Ledger:
             "fault_not_injected": "not_inj",
             "harness_error": "harness",
         }
-        header = f"{'fault kind':<26}" + "".join(f"{short.get(c, c):>11}" for c in columns)
+        title = "fault kind" if key == "kind" else key
+        header = f"{title:<26}" + "".join(f"{short.get(c, c):>11}" for c in columns)
         lines = [header]
-        rows = {**self._tally("kind"), "TOTAL": self.totals()}
+        rows = {**self._tally(key), "TOTAL": self.totals()}
         for group, row in rows.items():
             lines.append(f"{group:<26}" + "".join(f"{row.get(c, 0):>11}" for c in columns))
         return "\n".join(lines)
