@@ -1,5 +1,5 @@
-"""Fixtures of the fault suite: one local Airbyte per auth mode for the session, and the
-per-fault-kind report after the run."""
+"""Fixtures of the fault suite: one local Airbyte per auth mode for each module, and the
+per-fault-kind report after the session."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from server_side import ServerSide
 
 class AirbyteServers:
     """Local Airbytes (Sample Data -> DuckDB, test controls on), one per auth mode, started
-    on first use and stopped at the end of the session."""
+    on first use and stopped at the end of the module."""
 
     def __init__(self, factory: pytest.TempPathFactory) -> None:
         self._factory = factory
@@ -49,7 +49,7 @@ class AirbyteServers:
             server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def airbyte_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirbyteServers]:
     servers = AirbyteServers(tmp_path_factory)
     yield servers

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fault_cases import SEED, VIOLATIONS, Outcome
+from fault_cases import CASES, SEED, VIOLATIONS, Outcome
 
 __all__ = ["LAST_RUN", "LEDGER", "WRITE_ENV", "Ledger"]
 
@@ -32,26 +32,26 @@ class Ledger:
         with self._lock:
             self.outcomes.append(outcome)
 
-    def _tally(self, key: str) -> dict[str, dict[str, int]]:
-        table: dict[str, Counter[str]] = defaultdict(Counter)
-        for outcome in self.outcomes:
-            group = str(getattr(outcome.case, key))
-            row = table[group]
+    @staticmethod
+    def _count(outcomes: list[Outcome]) -> dict[str, int]:
+        """Cases, clean successes and typed failures, and the cases with each violation."""
+        row: Counter[str] = Counter({name: 0 for name in ("cases", *_RESULTS)})
+        for outcome in outcomes:
             row["cases"] += 1
             if not outcome.violations:
                 row["success" if outcome.succeeded else "typed_failure"] += 1
             for violation in outcome.violations:
                 row[violation] += 1
-        return {group: dict(row) for group, row in sorted(table.items())}
+        return dict(row)
+
+    def _tally(self, key: str) -> dict[str, dict[str, int]]:
+        groups: dict[str, list[Outcome]] = defaultdict(list)
+        for outcome in self.outcomes:
+            groups[str(getattr(outcome.case, key))].append(outcome)
+        return {group: self._count(groups[group]) for group in sorted(groups)}
 
     def totals(self) -> dict[str, int]:
-        row: Counter[str] = Counter(cases=len(self.outcomes))
-        for outcome in self.outcomes:
-            if not outcome.violations:
-                row["success" if outcome.succeeded else "typed_failure"] += 1
-            for violation in outcome.violations:
-                row[violation] += 1
-        return dict(row)
+        return self._count(self.outcomes)
 
     def table(self, key: str = "kind") -> str:
         """Per fault kind (or ``phase``...): cases, clean successes and typed failures, and
@@ -82,6 +82,8 @@ class Ledger:
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "seed": SEED,
             "materializations": len(self.outcomes),
+            # A partial run (-k) is marked as such: only a full one belongs in the README.
+            "complete_matrix": {o.case.id for o in self.outcomes} >= {c.id for c in CASES},
             "totals": self.totals(),
             "by_fault_kind": self._tally("kind"),
             "by_phase": self._tally("phase"),
