@@ -336,13 +336,19 @@ with_token = AirbyteWorkspace(url=url, token=dg.EnvVar("AB_TOKEN"))
 with_password = AirbyteWorkspace(
     url=url + "/api/v1", username="airbyte", password=dg.EnvVar("AB_PASSWORD")
 )
+with_plain = AirbyteWorkspace(url=url, token="plain-token-not-a-sentinel")
 try:
     AirbyteWorkspace(url=os.environ["AB_URL_WITH_CREDENTIALS"])
 except AirbyteConfigurationError as exc:
     print(f"refused: {exc!r}", flush=True)  # what a user's script would log
 defs = dg.Definitions(
     assets=build_airbyte_assets_definitions(workspace=airbyte, state_path=os.environ["STATE_PATH"]),
-    resources={"airbyte": airbyte, "with_token": with_token, "with_password": with_password},
+    resources={
+        "airbyte": airbyte,
+        "with_token": with_token,
+        "with_password": with_password,
+        "with_plain": with_plain,
+    },
 )
 """
 
@@ -460,6 +466,12 @@ def test_resource_secret_sentinels_appear_nowhere(
     assert shown["airbyte"]["client_secret"] == ("ENV_VAR", "AB_CLIENT_SECRET")
     assert shown["with_token"]["token"] == ("ENV_VAR", "AB_TOKEN")
     assert shown["with_password"]["password"] == ("ENV_VAR", "AB_PASSWORD")
+    # A plain string is masked on the resource page (the field is marked secret)...
+    assert shown["with_plain"]["token"][0] == "SECRET"
+    assert "plain-token-not-a-sentinel" not in json.dumps(resources)
+    # ...but Dagster keeps it in the code location's snapshot (the job's config defaults),
+    # hence the warning at load that the README describes.
+    assert "AirbyteWorkspace.token is a plain string" in run.stdout + run.stderr
 
     # 3. Everything written or shown, searched for every sentinel.
     written = [p for p in [*home.rglob("*"), state, log] if p.is_file()]
@@ -503,3 +515,17 @@ def test_a_plain_string_secret_is_warned_about_once_naming_envvar(
         url="http://localhost:8000", client_id="c", client_secret="resolved-token-value"
     )
     assert "plain string" not in caplog.text
+
+
+def test_a_plain_string_secret_stays_in_dagsters_snapshot_which_is_why_it_is_warned() -> None:
+    """What the README says the UI reads: the resource page masks the field, the snapshot keeps
+    the value as a config default. So the only safe way is an EnvVar."""
+    from dagster._core.remote_representation.external_data import RepositorySnap
+    from dagster._serdes import serialize_value
+
+    plain = AirbyteWorkspace(url="http://localhost:8000", token="plain-value-in-snapshot")
+    defs = dg.Definitions(resources={"airbyte": plain})
+    snap = RepositorySnap.from_def(defs.get_repository_def())
+    (resource,) = [r for r in snap.resources if r.name == "airbyte"]
+    assert {f.name: f.is_secret for f in resource.config_field_snaps}["token"] is True
+    assert "plain-value-in-snapshot" in serialize_value(snap)
