@@ -35,7 +35,7 @@ from dagster_airbyte_assets.client._models import (
     AirbyteWorkspaceInfo,
     ApiDialect,
 )
-from dagster_airbyte_assets.client._public_api import PublicApi
+from dagster_airbyte_assets.client._public_api import PublicApi, public_can_schedule
 from dagster_airbyte_assets.client._retry import RetryPolicy
 from dagster_airbyte_assets.client._stats import StreamKey, aggregate_attempt_stats
 from dagster_airbyte_assets.client._trigger import (
@@ -324,18 +324,26 @@ class AirbyteClient:
         """Create a connection; ``streams=None`` selects every stream the source discovers."""
         if streams is None:
             streams = self.discover_source_schema(source_id)
+        schedule = schedule or AirbyteSchedule()
+        later = None if self._dialect_can_schedule(schedule) else schedule
         draft = ConnectionDraft(
             source_id=source_id,
             destination_id=destination_id,
             streams=streams,
             name=name,
-            schedule=schedule or AirbyteSchedule(),
+            schedule=AirbyteSchedule() if later else schedule,
             status=status,
             namespace_definition=namespace_definition,
             namespace_format=namespace_format,
             prefix=prefix,
         )
-        return self.dialect.create_connection(draft)
+        connection = self.dialect.create_connection(draft)
+        if later is None:
+            return connection
+        return self.update_connection(connection.connection_id, schedule=later)
+
+    def _dialect_can_schedule(self, schedule: AirbyteSchedule) -> bool:
+        return self.dialect is not self._public or public_can_schedule(schedule)
 
     def update_connection(
         self,
@@ -344,11 +352,18 @@ class AirbyteClient:
         schedule: AirbyteSchedule | None = None,
         status: str | None = None,
     ) -> AirbyteConnection:
-        """Change a connection's schedule and/or status (``active`` / ``inactive``)."""
-        if schedule is not None and schedule.schedule_type == "basic":
-            # The Public API cannot set a basic schedule; the Config API can.
+        """Change a connection's schedule and/or status (``active`` / ``inactive``).
+
+        A basic schedule, or a cron in a time zone other than UTC, goes through the Config API:
+        the Public API cannot set them (``public_can_schedule``).
+        """
+        if schedule is not None and not self._dialect_can_schedule(schedule):
             if self._config is None:
-                raise AirbyteConfigurationError("a basic schedule needs the Config API URL")
+                raise AirbyteConfigurationError(
+                    f"a {schedule.schedule_type} schedule"
+                    + (f" in {schedule.cron_time_zone}" if schedule.cron_time_zone else "")
+                    + " needs the Config API URL (the Public API schedules crons in UTC only)"
+                )
             return self._config.update_connection(connection_id, schedule=schedule, status=status)
         return self.dialect.update_connection(connection_id, schedule=schedule, status=status)
 
@@ -537,9 +552,14 @@ class AirbyteClient:
         if with_stats.stats_source is not None or self._config is None:
             return with_stats
         connection_id = detailed.connection_id or job.connection_id
-        listed = self._via_config(
-            lambda c: c.get_job_from_list(connection_id, job.job_id), "no per-stream stats"
-        )
+        try:
+            listed = self._via_config(
+                lambda c: c.get_job_from_list(connection_id, job.job_id), "no per-stream stats"
+            )
+        except AirbyteError as exc:
+            # The job succeeded; failing to read its numbers must not fail the sync.
+            logger.warning("Could not read the numbers of job %s: %s", job.job_id, exc.summary)
+            return with_stats
         if listed is None:
             return with_stats
         merged = _with_stream_stats(listed, modes)

@@ -44,6 +44,7 @@ __all__ = [
     "parse_public_connection",
     "parse_public_job",
     "parse_public_schedule",
+    "public_can_schedule",
     "split_sync_mode",
 ]
 
@@ -114,12 +115,22 @@ def parse_public_schedule(payload: Mapping[str, Any] | None) -> AirbyteSchedule:
     return AirbyteSchedule()
 
 
+def public_can_schedule(schedule: AirbyteSchedule) -> bool:
+    """The Public API sets manual schedules and Quartz crons in UTC only.
+
+    Its mappers store every cron with ``cronTimeZone = "UTC"`` and strip a trailing ``UTC``
+    from the expression; any other zone word fails Quartz validation (400), and there is no
+    ``basic`` schedule (``ConnectionCreateMapper.kt`` ~52-58, ``AirbyteCatalogHelper.kt``
+    ``normalizeCronExpression``).
+    """
+    if schedule.schedule_type == "basic":
+        return False
+    return schedule.schedule_type != "cron" or schedule.cron_time_zone in (None, "", "UTC")
+
+
 def schedule_to_public(schedule: AirbyteSchedule) -> dict[str, Any]:
     if schedule.schedule_type == "cron":
-        expression = schedule.cron_expression or ""
-        if schedule.cron_time_zone:
-            expression = f"{expression} {schedule.cron_time_zone}"
-        return {"scheduleType": "cron", "cronExpression": expression}
+        return {"scheduleType": "cron", "cronExpression": schedule.cron_expression or ""}
     return {"scheduleType": "manual"}
 
 

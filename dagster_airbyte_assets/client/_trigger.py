@@ -51,6 +51,7 @@ __all__ = [
     "SyncStarter",
     "connection_not_found",
     "is_ambiguous_start",
+    "may_still_arrive",
 ]
 
 logger = logging.getLogger("dagster_airbyte_assets.client")
@@ -68,6 +69,10 @@ class StartLog(Protocol):
 # A 409 whose running job has ended by the time we look: send again this many times at most.
 _VANISHED_CONFLICTS = 5
 _MAX_SENDS = 3
+# How long to look for the job of a start request whose answer came but was not Airbyte's (a
+# proxy's 5xx, a cut-off body): the server was done with it, so its job exists already, give
+# or take the time the job list takes to show it.
+_ANSWERED_WINDOW = 3.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,20 @@ def connection_not_found(connection_id: str, cause: AirbyteNotFoundError) -> Air
         method=cause.method,
         url=cause.url,
     )
+
+
+def may_still_arrive(error: AirbyteError) -> bool:
+    """Could the request still reach Airbyte (and create a job) after this error?
+
+    Only when nothing answered it: a timeout, a dropped connection, a gateway's 504 (the proxy
+    stopped waiting, the server may not have). Any other answer came after the server was done
+    with the request, and Airbyte answers a start only once the job exists
+    (``TemporalClient.startNewManualSync`` waits for the workflow's new job id:
+    airbyte-commons-temporal/.../TemporalClient.kt ~250-262), so its job, if any, exists already.
+    """
+    if isinstance(error, AirbyteRequestError):
+        return error.request_sent
+    return isinstance(error, AirbyteServerError) and error.status_code == 504
 
 
 def is_ambiguous_start(error: AirbyteError) -> bool:
@@ -209,15 +228,18 @@ class SyncStarter:
                     f"({type(exc).__name__}: {exc.summary}); looking for the job it may have "
                     f"created (newer than job {history.newest_job_id}) before sending again."
                 )
-                found = self._await_new_sync(connection_id, history.newest_job_id)
+                in_flight = may_still_arrive(exc)
+                window = self.window if in_flight else min(self.window, _ANSWERED_WINDOW)
+                found = self._await_new_sync(connection_id, history.newest_job_id, window)
                 if found is not None:
                     self.log.info(
                         f"Adopting Airbyte job {found.job_id}: created by the ambiguous start."
                     )
                     return self._done(state, found, "adopted", history)
-                state.late_start_deadline = max(
-                    state.late_start_deadline or 0.0, sent_at + 2 * self.window
-                )
+                if in_flight:
+                    state.late_start_deadline = max(
+                        state.late_start_deadline or 0.0, sent_at + 2 * self.window
+                    )
                 if sends >= _MAX_SENDS:
                     raise
                 continue
@@ -264,9 +286,11 @@ class SyncStarter:
             url=cause.url,
         ) from cause
 
-    def _await_new_sync(self, connection_id: str, baseline: int | None) -> AirbyteJob | None:
+    def _await_new_sync(
+        self, connection_id: str, baseline: int | None, window: float
+    ) -> AirbyteJob | None:
         """A sync job newer than ``baseline``, looked for during ``window`` seconds."""
-        deadline = self.clock() + self.window
+        deadline = self.clock() + window
         gap = 0.5
         while True:
             try:

@@ -256,10 +256,13 @@ def test_a_start_that_reached_airbyte_is_adopted_never_sent_again(dialect: str, 
 @pytest.mark.parametrize("fault", ["503-before", "html-before"])
 def test_a_start_that_never_reached_airbyte_is_sent_again_once(dialect: str, fault: str) -> None:
     server = FakeAirbyte(dialect, start_faults=[fault])
+    began = server.now
     job = _sync(server)
     (new,) = server.new_jobs()
     assert job.job_id == new["id"] and job.succeeded
     assert server.starts_received == 2
+    # An answered request (a proxy's page) cannot arrive later: a short look, no late watch.
+    assert server.now - began < 3.0 + server.duration + 2.0
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
