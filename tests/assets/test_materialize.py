@@ -344,3 +344,26 @@ def test_partial_success_and_empty_streams_after_failures_are_said() -> None:
     assert results[dg.AssetKey(["raw", "orders"])][MetadataKeys.ROW_COUNT] == 0
     assert any("partialSuccess" in w for w in warnings)
     assert any("0 records for stream(s) orders after 1 failed attempt(s)" in w for w in warnings)
+
+
+def test_a_partial_success_is_said_and_counted_over_attempts(
+    local_airbyte: Any, tmp_path: Path
+) -> None:
+    # The first attempt commits one stream, then fails (partialSuccess); the second succeeds.
+    # The streams are incremental: each stream's rows are the sum over both attempts, which
+    # is what landed in DuckDB.
+    connection_id = local_airbyte.sample_connection_id
+    workspace, assets = _build(local_airbyte, tmp_path)
+    httpx.post(
+        f"{local_airbyte.url}/_local/connections/{connection_id}/fail_next_attempts",
+        json={"count": 1, "after_streams": 1, "message": "source died mid-sync"},
+    ).raise_for_status()
+    result = _materialize(assets, workspace)
+    assert result.success
+    counts = _table_counts(_duckdb_path(local_airbyte))
+    metadata = _row_counts(result)
+    assert len(metadata) == 3
+    for key, meta in metadata.items():
+        assert meta[MetadataKeys.PARTIAL_SUCCESS] is True
+        assert (meta[MetadataKeys.ATTEMPTS], meta[MetadataKeys.FAILED_ATTEMPTS]) == (2, 1)
+        assert meta[MetadataKeys.ROW_COUNT] == counts[key.path[-1]] > 0
