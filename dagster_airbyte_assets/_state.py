@@ -283,6 +283,10 @@ def load_workspace_snapshot(
     no call. Where the code location is defined, the file or Airbyte per ``refresh``, and the
     result is recorded for the workers.
     """
+    if refresh not in ("if_missing", "always", "never"):
+        raise AirbyteConfigurationError(
+            f"refresh must be 'if_missing', 'always' or 'never', not {refresh!r}"
+        )
     path = snapshot_path(workspace, state_path)
 
     def produce() -> str:

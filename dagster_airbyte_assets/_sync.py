@@ -1,43 +1,98 @@
-"""Layer 4, execution: start (or attach to) a connection's sync, wait for it, report it.
+"""Layer 4, execution: start a connection's sync exactly once, wait for it, report it.
 
-Waiting is adaptive: a first check after half a second (a sync that fails at once, or a tiny
-one, is seen at once), then intervals that grow with the time already waited (a quarter of it,
-capped by ``poll_interval``). When the connection's recent successful syncs say how long a sync
-usually takes, the waiter sleeps until that moment and checks densely around it, so a sync of any
-length is usually seen within a second of finishing while a long one costs only a few calls
-(before the expected end, gaps of up to ``2 * poll_interval``).
+``sync_and_wait`` is the whole protocol for one connection:
+
+1. **Start** (``client.trigger_sync``): the connection's newest sync job is known before the
+   request; a 409 attaches to a running sync (or waits out a reset/clear/refresh); an
+   ambiguous outcome adopts only a sync job created after the request (``client/_trigger``).
+2. **Wait** (``_Waiter``): status checks timed by ``_poll.PollPlan`` from an endpoint that
+   carries no logs; Airbyte being unreachable or failing is ridden out for ``outage_timeout``
+   seconds and then fails the wait **without** cancelling the job (an outage says nothing
+   about the job).
+3. **Cancel** only when ``poll_timeout`` runs out or the run is terminated (and
+   ``cancel_on_termination``), and always a job whose start could not be resolved. Starting and
+   waiting sit in one ``try`` so that no interruption falls between "job started" and the
+   clean-up.
+4. **Report**: the final per-stream numbers from wherever this Airbyte keeps them
+   (``client.get_job_report``); where it keeps none (Public API only), say so.
+
+``sync_and_materialize`` runs it in a Dagster step for one connection's assets;
+``sync_connections_and_materialize`` runs many from threads of a single step.
 """
 
 from __future__ import annotations
 
 import logging
-import statistics
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import dagster as dg
 
-from dagster_airbyte_assets.client import AirbyteClient, AirbyteJob, AirbyteStreamStats
+from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
+from dagster_airbyte_assets._poll import (
+    MIN_POLL_DELAY,
+    PollPlan,
+    expected_from_history,
+    refine_expected,
+)
+from dagster_airbyte_assets.client import (
+    AirbyteClient,
+    AirbyteJob,
+    AirbyteStreamStats,
+    StartState,
+    SyncHistory,
+)
+from dagster_airbyte_assets.client._trigger import is_ambiguous_start
 from dagster_airbyte_assets.errors import (
+    AirbyteConfigurationError,
     AirbyteError,
     AirbyteJobCancelledError,
+    AirbyteJobError,
     AirbyteJobFailedError,
     AirbyteJobTimeoutError,
-    SyncAlreadyRunningError,
+    AirbyteNotFoundError,
+    AirbyteOutageError,
+    AirbyteServerError,
+    AirbyteStaleStateError,
 )
-from dagster_airbyte_assets.translator import MetadataKeys
+from dagster_airbyte_assets.translator import MetadataKeys, specs_by_connection
+
+if TYPE_CHECKING:
+    from dagster_airbyte_assets.resource import AirbyteWorkspace
 
 __all__ = [
+    "DEFAULT_OUTAGE_TIMEOUT",
+    "MIN_POLL_DELAY",
     "AirbyteSyncFailure",
     "PollPlan",
     "SyncInterrupted",
     "materialize_results",
+    "spec_connection_id",
+    "stream_sync_modes",
+    "sync_and_materialize",
     "sync_and_wait",
+    "sync_connections_and_materialize",
 ]
 
-MIN_POLL_DELAY = 0.5
+logger = logging.getLogger("dagster_airbyte_assets")
+
+DEFAULT_OUTAGE_TIMEOUT = 600.0
+# How often a connection is checked for a job created by a late start request.
+_LATE_WATCH_GAP = 2.0
+# Progress is asked at most this often (in poll intervals) while a sync overruns.
+_PROGRESS_EVERY = 2.0
+
+
+class Log(Protocol):
+    """What the waiter logs through: a ``logging.Logger``, Dagster's ``context.log``..."""
+
+    def info(self, msg: str, /) -> Any: ...
+    def warning(self, msg: str, /) -> Any: ...
 
 
 class SyncInterrupted(Exception):
@@ -47,66 +102,41 @@ class SyncInterrupted(Exception):
 class AirbyteSyncFailure(dg.Failure):
     """A Dagster step failure caused by an Airbyte job, with Airbyte's reason and the job link.
 
-    The underlying typed error (job failed, cancelled, timed out, or an API error) is kept in
-    ``error`` for programmatic handling.
+    The underlying typed error (job failed, cancelled, timed out, an outage, or an API error)
+    is kept in ``error`` for programmatic handling.
     """
 
     def __init__(self, error: AirbyteError, *, job_url: str | None = None) -> None:
         metadata: dict[str, Any] = {}
-        job_id = getattr(error, "job_id", None)
-        if job_id is not None:
-            metadata[MetadataKeys.JOB_ID] = job_id
+        if error.job_id is not None:
+            metadata[MetadataKeys.JOB_ID] = error.job_id
         if job_url:
             metadata[MetadataKeys.JOB_URL] = dg.MetadataValue.url(job_url)
         super().__init__(description=str(error), metadata=metadata, allow_retries=False)
         self.error = error
 
 
-@dataclass
-class PollPlan:
-    """Decides how long to wait before the next status check."""
-
-    poll_interval: float
-    expected_duration: float | None = None
-
-    def next_delay(self, elapsed: float) -> float:
-        base = min(self.poll_interval, max(MIN_POLL_DELAY, elapsed * 0.25))
-        expected = self.expected_duration
-        if expected is None:
-            return base
-        remaining = expected - elapsed
-        if remaining > MIN_POLL_DELAY:
-            # Sleep until the expected end. Trusting the prediction, the gaps before it may be
-            # twice the usual cap: a failure mid-sync is still seen within 2 * poll_interval.
-            return min(2 * self.poll_interval, remaining)
-        grace = max(2.0, 0.1 * expected)
-        if elapsed <= expected + grace:
-            return MIN_POLL_DELAY
-        return base
+def _is_termination(exc: BaseException) -> bool:
+    # KeyboardInterrupt, SystemExit, GeneratorExit and Dagster's DagsterExecutionInterruptedError
+    # are BaseExceptions; SyncInterrupted is how a thread is told to stop.
+    return isinstance(exc, SyncInterrupted) or not isinstance(exc, Exception)
 
 
-def expected_duration(client: AirbyteClient, connection_id: str) -> float | None:
-    """Median duration of the connection's last successful syncs, or ``None``."""
-    try:
-        jobs = client.list_jobs(
-            connection_id=connection_id,
-            job_type="sync",
-            status="succeeded",
-            order_by="createdAt|DESC",
-            limit=5,
+def _check_settings(
+    poll_interval: float, poll_timeout: float | None, outage_timeout: float
+) -> None:
+    if not poll_interval > 0:
+        raise AirbyteConfigurationError(
+            f"poll_interval must be a number of seconds above 0, not {poll_interval!r}"
         )
-    except AirbyteError:
-        return None
-    durations = [d for d in (job.duration_seconds for job in jobs) if d is not None and d > 0]
-    return statistics.median(durations) if durations else None
-
-
-def _records_so_far(job: AirbyteJob) -> int | None:
-    if job.attempts and job.attempts[-1].records_synced is not None:
-        return job.attempts[-1].records_synced
-    if job.stream_stats:
-        return sum(s.records_emitted or 0 for s in job.stream_stats)
-    return job.rows_synced
+    if poll_timeout is not None and not poll_timeout > 0:
+        raise AirbyteConfigurationError(
+            f"poll_timeout must be above 0 seconds (or None for no limit), not {poll_timeout!r}"
+        )
+    if not outage_timeout > 0:
+        raise AirbyteConfigurationError(
+            f"outage_timeout must be a number of seconds above 0, not {outage_timeout!r}"
+        )
 
 
 def sync_and_wait(
@@ -116,99 +146,341 @@ def sync_and_wait(
     poll_interval: float = 10.0,
     poll_timeout: float | None = None,
     cancel_on_termination: bool = True,
-    log: logging.Logger | Any | None = None,
+    log: Log | None = None,
     job_type: str = "sync",
     sleep: Callable[[float], None] = time.sleep,
+    outage_timeout: float = DEFAULT_OUTAGE_TIMEOUT,
+    sync_modes: Mapping[tuple[str, str | None], str] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AirbyteJob:
-    """Start a sync (or attach to the one already running) and wait until it ends.
+    """Start a sync exactly once (or attach to the one running), wait, and return it.
 
-    Returns the succeeded job. Raises :class:`AirbyteJobFailedError`,
-    :class:`AirbyteJobCancelledError` or :class:`AirbyteJobTimeoutError`; on a timeout or an
-    interruption (a terminated Dagster run) the Airbyte job is cancelled first when
-    ``cancel_on_termination`` is set, so no sync outlives the step that wanted it.
+    Returns the succeeded job with its final per-stream numbers (``sync_modes`` maps
+    ``(stream, namespace)`` to ``incremental`` / ``full_refresh`` for aggregating attempts).
+    Raises :class:`AirbyteJobFailedError`, :class:`AirbyteJobCancelledError`,
+    :class:`AirbyteJobTimeoutError` (the job is cancelled first when
+    ``cancel_on_termination``), :class:`AirbyteOutageError` (the job is left running) or the
+    typed error of a start Airbyte refused.
     """
-    log = log or logging.getLogger("dagster_airbyte_assets")
-    plan = PollPlan(poll_interval, expected_duration(client, connection_id))
+    _check_settings(poll_interval, poll_timeout, outage_timeout)
+    out: Log = log or logger
+    history = client.sync_history(connection_id)  # before anything is sent
+    state = StartState()
     try:
-        job = client.start_sync(connection_id, job_type=job_type)
-        log.info(f"Started Airbyte {job_type} job {job.job_id} for connection {connection_id}.")
-    except SyncAlreadyRunningError as exc:
-        running = exc.running_job or client.find_running_job(connection_id)
-        if running is None:
-            raise
-        job = running
-        log.info(
-            f"A sync is already running for connection {connection_id}: attaching to Airbyte "
-            f"job {job.job_id} instead of starting another."
+        start = client.trigger_sync(
+            connection_id,
+            job_type=job_type,
+            history=history,
+            state=state,
+            sleep=sleep,
+            clock=clock,
+            log=out,
+            conflict_timeout=poll_timeout,
         )
-
-    started = time.monotonic()
-    last_seen: tuple[str, int] | None = None
-    finished = False
-    try:
-        while True:
-            elapsed = time.monotonic() - started
-            if poll_timeout is not None and elapsed >= poll_timeout:
-                raise AirbyteJobTimeoutError(
-                    f"Airbyte job {job.job_id} of connection {connection_id} did not finish "
-                    f"within poll_timeout={poll_timeout:g}s.",
-                    job=job,
-                )
-            delay = plan.next_delay(elapsed)
-            if poll_timeout is not None:
-                delay = min(delay, max(0.0, poll_timeout - elapsed))
-            sleep(delay)
-            job = client.get_job(job.job_id)
-            seen = (job.status, len(job.attempts))
-            if seen != last_seen:
-                records = _records_so_far(job)
-                attempt = f", attempt {len(job.attempts)}" if job.attempts else ""
-                so_far = f", {records} records so far" if records is not None else ""
-                log.info(f"Airbyte job {job.job_id}: {job.status}{attempt}{so_far}.")
-                if not job.is_known_status:
-                    log.warning(
-                        f"Airbyte job {job.job_id} reports status {job.status!r}, which this "
-                        "version does not know; treating it as still running."
-                    )
-                last_seen = seen
-            if job.is_terminal:
-                finished = True
-                break
-    finally:
-        if not finished and cancel_on_termination:
-            _cancel_quietly(client, job, log)
-
+        _log_start(out, start.how, start.job, connection_id, job_type)
+        waiter = _Waiter(
+            client,
+            connection_id,
+            poll_interval=poll_interval,
+            poll_timeout=poll_timeout,
+            outage_timeout=outage_timeout,
+            sleep=sleep,
+            clock=clock,
+            log=out,
+        )
+        job = waiter.wait(start.job, history, state)
+    except BaseException as exc:
+        _clean_up(client, connection_id, state, exc, cancel_on_termination, out)
+        raise
+    if start.late_start_deadline is not None:
+        _cancel_late_starts(
+            client, connection_id, job, start.late_start_deadline, sleep, clock, out
+        )
     if job.status == "succeeded":
-        return job
+        return client.get_job_report(job, sync_modes)
     if job.status == "cancelled":
         raise AirbyteJobCancelledError(
             f"Airbyte job {job.job_id} of connection {connection_id} was cancelled.",
             job=job,
         )
     reason = job.failure_reason or "Airbyte gave no failure reason"
+    attempts = f" after {len(job.attempts)} attempt(s)" if job.attempts_known else ""
     raise AirbyteJobFailedError(
-        f"Airbyte job {job.job_id} of connection {connection_id} failed after "
-        f"{len(job.attempts)} attempt(s): {reason}",
+        f"Airbyte job {job.job_id} of connection {connection_id} failed{attempts}: {reason}",
         job=job,
         message=job.failure_reason,
     )
 
 
-def _cancel_quietly(client: AirbyteClient, job: AirbyteJob, log: Any) -> None:
+def _log_start(out: Log, how: str, job: AirbyteJob, connection_id: str, job_type: str) -> None:
+    if how == "attached":
+        out.info(
+            f"A sync is already running for connection {connection_id}: attaching to Airbyte "
+            f"job {job.job_id} instead of starting another."
+        )
+    elif how == "adopted":
+        out.info(
+            f"Airbyte job {job.job_id} was created by this run's start request although the "
+            "answer was lost; waiting for it."
+        )
+    else:
+        out.info(f"Started Airbyte {job_type} job {job.job_id} for connection {connection_id}.")
+
+
+def _clean_up(
+    client: AirbyteClient,
+    connection_id: str,
+    state: StartState,
+    exc: BaseException,
+    cancel_on_termination: bool,
+    out: Log,
+) -> None:
+    """After a failure: cancel what this run started and may no longer watch."""
+    job = state.job
+    if job is not None:
+        wanted = isinstance(exc, AirbyteJobTimeoutError) or _is_termination(exc)
+        if wanted and cancel_on_termination and not job.is_terminal:
+            _cancel_quietly(client, job.job_id, out)
+        return
+    if not state.sent:
+        return
+    unresolved = isinstance(exc, AirbyteError) and is_ambiguous_start(exc)
+    if not (unresolved or (_is_termination(exc) and cancel_on_termination)):
+        return
+    # The start request may have created a job we never learnt of: look once, cancel it.
     try:
-        client.cancel_job(job.job_id)
-        log.warning(f"Cancelled Airbyte job {job.job_id}: the step waiting for it stopped.")
+        newer = client.sync_jobs_after(connection_id, state.baseline)
+    except AirbyteError as lookup:
+        out.warning(
+            f"Could not check whether the interrupted start of connection {connection_id} "
+            f"created a job: {lookup.summary}"
+        )
+        return
+    for found in newer:
+        if not found.is_terminal:
+            _cancel_quietly(client, found.job_id, out)
+
+
+def _cancel_quietly(client: AirbyteClient, job_id: int, out: Log) -> None:
+    try:
+        client.cancel_job(job_id)
+        out.warning(f"Cancelled Airbyte job {job_id}: the step waiting for it stopped.")
     except AirbyteError as exc:
-        log.warning(f"Could not cancel Airbyte job {job.job_id}: {exc}")
+        out.warning(f"Could not cancel Airbyte job {job_id}: {exc}")
+
+
+def _cancel_late_starts(
+    client: AirbyteClient,
+    connection_id: str,
+    job: AirbyteJob,
+    deadline: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    out: Log,
+) -> None:
+    """A start request whose fate was unknown may create a job after ours ended: watch until it
+    can no longer arrive and cancel any sync job newer than ours, so none outlives the run."""
+    if deadline > clock():
+        out.info(
+            f"Watching connection {connection_id} for {deadline - clock():.0f}s: a start "
+            "request whose answer was lost could still create a job nobody waits for."
+        )
+    handled: set[int] = set()
+    while True:
+        try:
+            late = client.sync_jobs_after(connection_id, job.job_id)
+        except AirbyteError as exc:
+            out.warning(f"Could not check connection {connection_id} for a late job: {exc.summary}")
+            late = []
+        for found in late:
+            if found.job_id in handled:
+                continue
+            handled.add(found.job_id)
+            out.warning(
+                f"Airbyte job {found.job_id} was created by a start request that arrived late"
+                + ("; cancelling it." if not found.is_terminal else f" and is {found.status}.")
+            )
+            if not found.is_terminal:
+                _cancel_quietly(client, found.job_id, out)
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return
+        sleep(min(_LATE_WATCH_GAP, remaining))
+
+
+class _Waiter:
+    """Polls one job until it ends, riding out outages (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: AirbyteClient,
+        connection_id: str,
+        *,
+        poll_interval: float,
+        poll_timeout: float | None,
+        outage_timeout: float,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        log: Log,
+    ) -> None:
+        self.client = client
+        self.connection_id = connection_id
+        self.poll_interval = poll_interval
+        self.poll_timeout = poll_timeout
+        self.outage_timeout = outage_timeout
+        self.sleep = sleep
+        self.clock = clock
+        self.log = log
+
+    def wait(self, job: AirbyteJob, history: SyncHistory, state: StartState) -> AirbyteJob:
+        started = self.clock()
+        expected = expected_from_history(history.durations)
+        plan = PollPlan(self.poll_interval, expected)
+        calls: list[float] = []
+        last_seen: tuple[str, int] | None = None
+        outage_since: float | None = None
+        last_progress = float("-inf")
+        last_listed = float("-inf")
+        while not job.is_terminal:
+            elapsed = self.clock() - started
+            if self.poll_timeout is not None and elapsed >= self.poll_timeout:
+                raise AirbyteJobTimeoutError(
+                    f"Airbyte job {job.job_id} of connection {self.connection_id} did not "
+                    f"finish within poll_timeout={self.poll_timeout:g}s.",
+                    job=job,
+                )
+            if outage_since is None:
+                delay = plan.next_delay(elapsed, calls)
+            else:
+                delay = min(self.poll_interval, max(1.0, (self.clock() - outage_since) / 4))
+            if self.poll_timeout is not None:
+                delay = min(delay, max(0.0, self.poll_timeout - elapsed))
+            self.sleep(delay)
+            calls.append(self.clock() - started)
+            try:
+                current = self.client.get_job(job.job_id)
+            except AirbyteNotFoundError:
+                raise
+            except AirbyteError as exc:
+                if isinstance(exc, AirbyteServerError) and self.clock() - last_listed > 60.0:
+                    last_listed = self.clock()
+                    self._raise_if_gone(job, exc)
+                outage_since = self._outage(job, exc, outage_since)
+                continue
+            if outage_since is not None:
+                self.log.info(
+                    f"Airbyte answers again after {self.clock() - outage_since:.0f}s; "
+                    f"job {job.job_id} is {current.status}."
+                )
+                outage_since = None
+            job = state.job = current
+            seen = (job.status, len(job.attempts))
+            if seen != last_seen:
+                self._log_status(job, last_seen)
+                if last_seen is not None and seen[1] > last_seen[1] and expected is not None:
+                    # A new attempt starts over: expect it to take as long again from now.
+                    plan = plan.with_expected(self.clock() - started + expected)
+                last_seen = seen
+            now = self.clock() - started
+            due = plan.expected_duration
+            if (
+                not job.is_terminal
+                and due is not None
+                and now >= due
+                and now - last_progress >= _PROGRESS_EVERY * self.poll_interval
+            ):
+                last_progress = now
+                plan = self._refine(plan, now, history)
+        return job
+
+    def _raise_if_gone(self, job: AirbyteJob, exc: AirbyteServerError) -> None:
+        """A 500 on reading a job is also how Airbyte says it has no such job: ask the list."""
+        try:
+            listed = self.client.job_is_listed(self.connection_id, job.job_id)
+        except AirbyteError:
+            return
+        if listed is False:
+            raise AirbyteNotFoundError(
+                f"Airbyte has no job {job.job_id} any more (it answers 500 to reading it and "
+                f"connection {self.connection_id} no longer lists it)",
+                resource_id=str(job.job_id),
+                job_id=job.job_id,
+                connection_id=self.connection_id,
+                status_code=exc.status_code,
+                message=exc.message,
+            ) from exc
+
+    def _outage(self, job: AirbyteJob, exc: AirbyteError, since: float | None) -> float:
+        now = self.clock()
+        if since is None:
+            self.log.warning(
+                f"Cannot read Airbyte job {job.job_id} ({type(exc).__name__}: {exc.summary}); "
+                f"the job is not cancelled for that. Retrying for up to "
+                f"outage_timeout={self.outage_timeout:g}s."
+            )
+            return now
+        if now - since > self.outage_timeout:
+            raise AirbyteOutageError(
+                f"Airbyte stayed unreachable or failing for {now - since:.0f}s (more than "
+                f"outage_timeout={self.outage_timeout:g}s) while job {job.job_id} of connection "
+                f"{self.connection_id} was waited on; the job was not cancelled and may still "
+                f"be running. Last error: {exc}",
+                job=job,
+                last_error=exc,
+            )
+        return since
+
+    def _log_status(self, job: AirbyteJob, before: tuple[str, int] | None) -> None:
+        records = _records_so_far(job)
+        attempt = f", attempt {len(job.attempts)}" if job.attempts else ""
+        so_far = f", {records} records so far" if records is not None else ""
+        self.log.info(f"Airbyte job {job.job_id}: {job.status}{attempt}{so_far}.")
+        if not job.is_known_status:
+            self.log.warning(
+                f"Airbyte job {job.job_id} reports status {job.status!r}, which this "
+                "version does not know; treating it as still running."
+            )
+
+    def _refine(self, plan: PollPlan, now: float, history: SyncHistory) -> PollPlan:
+        """The sync runs past its expected end: ask how far it got and predict the end."""
+        progress = self.client.sync_progress(self.connection_id)
+        if progress is None:
+            return plan
+        so_far = progress.records_emitted
+        if so_far is None:
+            so_far = progress.records_committed
+        refined = refine_expected(now, so_far, history.records)
+        return plan if refined is None else plan.with_expected(refined)
+
+
+def _records_so_far(job: AirbyteJob) -> int | None:
+    if job.attempts and job.attempts[-1].records_synced is not None:
+        return job.attempts[-1].records_synced
+    if job.stream_stats:
+        return sum(s.records_emitted or 0 for s in job.stream_stats)
+    return job.rows_synced if job.is_terminal else None
+
+
+# -- results ------------------------------------------------------------------------------------
 
 
 def _find_stats(
     stats: Sequence[AirbyteStreamStats], name: str, namespace: str | None
 ) -> AirbyteStreamStats | None:
     by_name = [s for s in stats if s.stream_name == name]
-    exact = [s for s in by_name if s.stream_namespace == namespace]
+    exact = [s for s in by_name if (s.stream_namespace or None) == namespace]
     candidates = exact or by_name
     return candidates[0] if candidates else None
+
+
+def _no_stats_reason(job: AirbyteJob) -> str:
+    if not job.attempts_known:
+        total = f" (the job moved {job.rows_synced} rows in all)" if job.rows_synced else ""
+        return (
+            "this Airbyte answers only through its Public API, which reports no per-stream "
+            f"numbers{total}"
+        )
+    return "Airbyte reported no numbers for them"
 
 
 def materialize_results(
@@ -216,27 +488,38 @@ def materialize_results(
     specs: Sequence[dg.AssetSpec],
     *,
     job_url: str | None = None,
-    log: Any | None = None,
-) -> Iterator[dg.MaterializeResult]:
+    log: Log | None = None,
+) -> Iterator[dg.MaterializeResult[Any]]:
     """One ``MaterializeResult`` per stream asset, with what Airbyte reported for that stream.
 
     A stream the job did not report gets no made-up numbers: its result says
-    ``airbyte/stats_reported: False`` and a warning is logged.
+    ``airbyte/stats_reported: False`` and a warning says why. Attempts are counted only where
+    Airbyte reports them; a partial success and a success with no records after failed
+    attempts are said in metadata and a warning.
     """
-    log = log or logging.getLogger("dagster_airbyte_assets")
-    common: dict[str, Any] = {
-        MetadataKeys.JOB_ID: job.job_id,
-        MetadataKeys.ATTEMPTS: len(job.attempts),
-    }
+    out: Log = log or logger
+    common: dict[str, Any] = {MetadataKeys.JOB_ID: job.job_id}
+    if job.attempts_known:
+        common[MetadataKeys.ATTEMPTS] = len(job.attempts)
+        if job.failed_attempts:
+            common[MetadataKeys.FAILED_ATTEMPTS] = job.failed_attempts
+        if job.partial_success:
+            common[MetadataKeys.PARTIAL_SUCCESS] = True
     if job.duration_seconds is not None:
         common[MetadataKeys.DURATION_S] = round(job.duration_seconds, 3)
     if job_url:
         common[MetadataKeys.JOB_URL] = dg.MetadataValue.url(job_url)
-    unreported = []
+    if job.stats_source is None:
+        if job.rows_synced is not None:
+            common[MetadataKeys.JOB_ROWS_SYNCED] = job.rows_synced
+        if job.bytes_synced is not None:
+            common[MetadataKeys.JOB_BYTES_SYNCED] = job.bytes_synced
+    unreported: list[str] = []
+    empty_after_failure: list[str] = []
     for spec in specs:
-        name = str(spec.metadata[MetadataKeys.STREAM_NAME])
-        namespace = spec.metadata.get(MetadataKeys.STREAM_NAMESPACE)
-        stats = _find_stats(job.stream_stats, name, str(namespace) if namespace else None)
+        meta = AirbyteSpecMetadata.of(spec.metadata)
+        name = meta.stream_name or spec.key.path[-1]
+        stats = _find_stats(job.stream_stats, name, meta.stream_namespace or None)
         metadata: dict[str, Any] = dict(common)
         if stats is None:
             unreported.append(name)
@@ -245,20 +528,303 @@ def materialize_results(
             metadata[MetadataKeys.STATS_REPORTED] = True
             if stats.records_committed is not None:
                 metadata[MetadataKeys.ROW_COUNT] = stats.records_committed
+                if stats.records_committed == 0 and job.failed_attempts:
+                    empty_after_failure.append(name)
             if stats.bytes_committed is not None:
                 metadata[MetadataKeys.BYTES_COMMITTED] = stats.bytes_committed
             if stats.records_emitted is not None:
                 metadata[MetadataKeys.RECORDS_EMITTED] = stats.records_emitted
         yield dg.MaterializeResult(asset_key=spec.key, metadata=metadata)
     if unreported:
-        log.warning(
-            f"Airbyte job {job.job_id} succeeded but reported no statistics for stream(s) "
-            f"{', '.join(sorted(unreported))}; they are marked materialized without row counts."
+        out.warning(
+            f"Airbyte job {job.job_id} succeeded but its per-stream numbers are unknown for "
+            f"stream(s) {', '.join(sorted(unreported))}: {_no_stats_reason(job)}. They are "
+            "marked materialized without row counts (airbyte/stats_reported: False)."
+        )
+    if job.partial_success:
+        out.warning(
+            f"Airbyte job {job.job_id} succeeded after an attempt that failed having committed "
+            "part of the data (partialSuccess); check the destination for duplicates or gaps."
+        )
+    if empty_after_failure:
+        out.warning(
+            f"Airbyte job {job.job_id} succeeded with 0 records for stream(s) "
+            f"{', '.join(sorted(empty_after_failure))} after {job.failed_attempts} failed "
+            "attempt(s): the data may have been committed by a failed attempt, or nothing "
+            "was new."
         )
 
 
+def _unsynced(
+    client: AirbyteClient, job: AirbyteJob, specs: Sequence[dg.AssetSpec], log: Log
+) -> list[dg.AssetSpec]:
+    """Specs whose stream this job did not sync (no longer selected since the state was saved)."""
+    synced: set[tuple[str, str | None]]
+    if job.enabled_streams is not None:
+        synced = {(name, namespace or None) for name, namespace in job.enabled_streams}
+    else:
+        try:
+            connection = client.dialect.get_connection(job.connection_id or "")
+        except AirbyteError as exc:
+            log.warning(f"Could not check which streams job {job.job_id} synced: {exc.summary}")
+            return []
+        synced = {(s.name, s.namespace or None) for s in connection.selected_streams}
+    missing = []
+    for spec in specs:
+        meta = AirbyteSpecMetadata.of(spec.metadata)
+        name, namespace = meta.stream_name, meta.stream_namespace or None
+        # Lenient about a namespace one side leaves out (stats and catalogs differ on it).
+        if name is not None and not any(
+            n == name and (ns == namespace or ns is None or namespace is None) for n, ns in synced
+        ):
+            missing.append(spec)
+    return missing
+
+
 def spec_connection_id(specs: Sequence[dg.AssetSpec]) -> str:
-    ids = {str(spec.metadata[MetadataKeys.CONNECTION_ID]) for spec in specs}
-    if len(ids) != 1:
-        raise ValueError(f"Expected the specs of exactly one connection, got {sorted(ids)}.")
-    return ids.pop()
+    ids = {AirbyteSpecMetadata.of(spec.metadata).connection_id for spec in specs}
+    if len(ids) != 1 or None in ids:
+        raise ValueError(
+            f"Expected the specs of exactly one connection, got {sorted(map(str, ids))}."
+        )
+    return str(ids.pop())
+
+
+def stream_sync_modes(specs: Sequence[dg.AssetSpec]) -> dict[tuple[str, str | None], str]:
+    modes: dict[tuple[str, str | None], str] = {}
+    for spec in specs:
+        meta = AirbyteSpecMetadata.of(spec.metadata)
+        if meta.stream_name and meta.sync_mode:
+            modes[(meta.stream_name, meta.stream_namespace or None)] = meta.sync_mode
+    return modes
+
+
+def _job_url(
+    client: AirbyteClient, specs: Sequence[dg.AssetSpec], connection_id: str, job_id: int | None
+) -> str | None:
+    workspace_id = AirbyteSpecMetadata.of(specs[0].metadata).workspace_id if specs else None
+    if not workspace_id or job_id is None:
+        return None
+    return client.job_ui_url(workspace_id, connection_id, job_id)
+
+
+def _results(
+    context: dg.AssetExecutionContext,
+    client: AirbyteClient,
+    job: AirbyteJob,
+    specs: Sequence[dg.AssetSpec],
+    log: Log,
+) -> Iterator[dg.MaterializeResult[Any]]:
+    """Selected streams get a ``MaterializeResult``; streams that synced unselected, an event.
+
+    A stream the job did not sync fails the step after the others are reported: nothing is
+    marked fresh that was not synced.
+    """
+    connection_id = job.connection_id or spec_connection_id(specs)
+    stale = _unsynced(client, job, specs, log)
+    stale_keys = {spec.key for spec in stale}
+    synced_specs = [spec for spec in specs if spec.key not in stale_keys]
+    url = _job_url(client, specs, connection_id, job.job_id)
+    selected = context.selected_asset_keys
+    for result in materialize_results(job, synced_specs, job_url=url, log=log):
+        assert result.asset_key is not None
+        if result.asset_key in selected:
+            yield result
+        else:
+            # Synced with its connection although not selected: say so rather than hide it.
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=result.asset_key,
+                    description="Synced with its Airbyte connection; not selected in this run.",
+                    metadata=result.metadata,
+                )
+            )
+    if stale:
+        names = ", ".join(
+            sorted(str(AirbyteSpecMetadata.of(s.metadata).stream_name) for s in stale)
+        )
+        raise AirbyteSyncFailure(
+            AirbyteStaleStateError(
+                f"Airbyte job {job.job_id} of connection {connection_id} did not sync stream(s) "
+                f"{names}: they are no longer selected in the connection. Refresh the saved "
+                "state (`dagster-airbyte-assets refresh-state -f <definitions file>`); those "
+                "assets were not marked materialized.",
+                connection_id=connection_id,
+                job_id=job.job_id,
+            ),
+            job_url=url,
+        )
+
+
+def _wait_settings(workspace: AirbyteWorkspace) -> dict[str, Any]:
+    return {
+        "poll_interval": workspace.poll_interval,
+        "poll_timeout": workspace.poll_timeout,
+        "cancel_on_termination": workspace.cancel_on_termination,
+        "outage_timeout": workspace.outage_timeout,
+    }
+
+
+def sync_and_materialize(
+    context: dg.AssetExecutionContext, workspace: AirbyteWorkspace
+) -> Iterator[dg.MaterializeResult[Any]]:
+    """Sync the connection behind ``context``'s assets and yield one result per stream asset.
+
+    The body of every asset built here; call it from an ``@airbyte_assets`` function too.
+    """
+    specs = list(context.assets_def.specs)
+    connection_id = spec_connection_id(specs)
+    client = workspace.get_client()
+    try:
+        job = sync_and_wait(
+            client,
+            connection_id,
+            log=context.log,
+            sync_modes=stream_sync_modes(specs),
+            **_wait_settings(workspace),
+        )
+    except AirbyteError as exc:
+        raise AirbyteSyncFailure(
+            exc, job_url=_job_url(client, specs, connection_id, exc.job_id)
+        ) from exc
+    yield from _results(context, client, job, specs, context.log)
+
+
+# -- many connections from one step --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _LogLine:
+    level: str
+    text: str
+
+
+@dataclass(frozen=True)
+class _Synced:
+    connection_id: str
+    job: AirbyteJob
+
+
+@dataclass(frozen=True)
+class _SyncFailed:
+    connection_id: str
+    error: AirbyteError
+
+
+@dataclass(frozen=True)
+class _Crashed:
+    connection_id: str
+    error: BaseException
+
+
+_Message = _LogLine | _Synced | _SyncFailed | _Crashed
+
+
+class _QueuedLog:
+    """A logger for worker threads: messages go through a queue to the step's own thread.
+
+    Dagster's step logger writes events to the run; keeping every write on the step's thread
+    keeps their order and avoids sharing it across threads.
+    """
+
+    def __init__(self, messages: queue.Queue[_Message]) -> None:
+        self._messages = messages
+
+    def info(self, msg: str, /) -> None:
+        self._messages.put(_LogLine("info", msg))
+
+    def warning(self, msg: str, /) -> None:
+        self._messages.put(_LogLine("warning", msg))
+
+
+def sync_connections_and_materialize(
+    context: dg.AssetExecutionContext,
+    workspace: AirbyteWorkspace,
+    max_concurrent_syncs: int = 32,
+) -> Iterator[dg.MaterializeResult[Any]]:
+    """Sync every connection with a selected asset concurrently, from this one step.
+
+    Airbyte moves the data; a Dagster step only waits. One step with a thread per running sync
+    waits for 50 connections in about the time of the longest sync, in one process. Results are
+    yielded as each connection finishes; connections that failed are reported together at the
+    end, after every other connection's results. If the step is interrupted (run terminated),
+    every waiting thread cancels its Airbyte job before the step exits.
+    """
+    selected = context.selected_asset_keys
+    wanted = {
+        cid: specs
+        for cid, specs in specs_by_connection([context.assets_def]).items()
+        if any(spec.key in selected for spec in specs)
+    }
+    client = workspace.get_client()
+    settings = _wait_settings(workspace)
+    stop = threading.Event()
+    messages: queue.Queue[_Message] = queue.Queue()
+    log = _QueuedLog(messages)
+
+    def interruptible_sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise SyncInterrupted("the Dagster step stopped")
+
+    def run(cid: str) -> None:
+        try:
+            job = sync_and_wait(
+                client,
+                cid,
+                log=log,
+                sleep=interruptible_sleep,
+                sync_modes=stream_sync_modes(wanted[cid]),
+                **settings,
+            )
+            messages.put(_Synced(cid, job))
+        except AirbyteError as exc:
+            messages.put(_SyncFailed(cid, exc))
+        except BaseException as exc:
+            messages.put(_Crashed(cid, exc))
+
+    failures: list[tuple[str, AirbyteError]] = []
+    stale: list[AirbyteSyncFailure] = []
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_concurrent_syncs, len(wanted))))
+    try:
+        for cid in wanted:
+            pool.submit(run, cid)
+        remaining = len(wanted)
+        while remaining:
+            try:
+                # A timeout keeps the step's thread responsive to Dagster's interrupts.
+                message = messages.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if isinstance(message, _LogLine):
+                if message.level == "warning":
+                    context.log.warning(message.text)
+                else:
+                    context.log.info(message.text)
+                continue
+            remaining -= 1
+            if isinstance(message, _Synced):
+                try:
+                    yield from _results(
+                        context, client, message.job, wanted[message.connection_id], context.log
+                    )
+                except AirbyteSyncFailure as failure:
+                    stale.append(failure)
+            elif isinstance(message, _SyncFailed):
+                failures.append((message.connection_id, message.error))
+                context.log.error(f"Airbyte connection {message.connection_id}: {message.error}")
+            elif isinstance(message.error, AirbyteError):
+                failures.append((message.connection_id, message.error))
+            else:
+                raise message.error
+    finally:
+        # On an interruption, wake every waiting thread so it cancels its job, then wait for them.
+        stop.set()
+        pool.shutdown(wait=True)
+    failures += [(f.error.connection_id or "", f.error) for f in stale]
+    if len(failures) == 1:
+        raise AirbyteSyncFailure(failures[0][1])
+    if failures:
+        summary = "; ".join(f"{cid}: {exc}" for cid, exc in failures)
+        raise AirbyteSyncFailure(
+            AirbyteJobError(f"{len(failures)} of {len(wanted)} Airbyte syncs failed: {summary}")
+        )

@@ -17,15 +17,13 @@ hides one that was synced.
 
 import logging
 import os
-import queue
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
 from dagster_airbyte_assets._names import definition_name
 from dagster_airbyte_assets._state import (
     REFRESH_ENV,
@@ -33,25 +31,13 @@ from dagster_airbyte_assets._state import (
     RefreshPolicy,
     load_workspace_snapshot,
 )
-from dagster_airbyte_assets._sync import (
-    AirbyteSyncFailure,
-    SyncInterrupted,
-    materialize_results,
-    spec_connection_id,
-    sync_and_wait,
-)
-from dagster_airbyte_assets.client import AirbyteClient, AirbyteConnection, AirbyteJob
-from dagster_airbyte_assets.errors import (
-    AirbyteConfigurationError,
-    AirbyteError,
-    AirbyteJobError,
-)
+from dagster_airbyte_assets._sync import sync_and_materialize, sync_connections_and_materialize
+from dagster_airbyte_assets.client import AirbyteConnection
+from dagster_airbyte_assets.errors import AirbyteConfigurationError
 from dagster_airbyte_assets.translator import (
     AirbyteStreamProps,
     DagsterAirbyteTranslator,
-    MetadataKeys,
     sanitize_name,
-    specs_by_connection,
 )
 
 if TYPE_CHECKING:
@@ -71,7 +57,6 @@ __all__ = [
 logger = logging.getLogger("dagster_airbyte_assets")
 
 DEFAULT_RESOURCE_KEY = "airbyte"
-WORKSPACE_ID_KEY = "airbyte/workspace_id"
 
 ConnectionSelector = Callable[[AirbyteConnection], bool]
 
@@ -148,14 +133,16 @@ def _specs_for_connections(
 def _execution_metadata(
     props: AirbyteStreamProps, snapshot: AirbyteWorkspaceSnapshot
 ) -> dict[str, Any]:
-    metadata: dict[str, Any] = {
-        MetadataKeys.CONNECTION_ID: props.connection.connection_id,
-        MetadataKeys.STREAM_NAME: props.stream.name,
-        WORKSPACE_ID_KEY: snapshot.workspace_id,
-    }
-    if props.stream.namespace:
-        metadata[MetadataKeys.STREAM_NAMESPACE] = props.stream.namespace
-    return metadata
+    return dict(
+        AirbyteSpecMetadata(
+            connection_id=props.connection.connection_id,
+            connection_status=props.connection.status,
+            workspace_id=snapshot.workspace_id,
+            stream_name=props.stream.name,
+            stream_namespace=props.stream.namespace or None,
+            sync_mode=props.stream.sync_mode,
+        )
+    )
 
 
 def load_airbyte_asset_specs(
@@ -172,171 +159,6 @@ def load_airbyte_asset_specs(
         snapshot, translator or DagsterAirbyteTranslator(), connection_selector
     )
     return [spec for connection_specs in specs.values() for spec in connection_specs]
-
-
-def _job_url(
-    client: AirbyteClient, workspace_id: str | None, connection_id: str, job_id: int | None
-) -> str | None:
-    if not workspace_id or job_id is None:
-        return None
-    return client.job_ui_url(workspace_id, connection_id, job_id)
-
-
-def _emit(
-    context: dg.AssetExecutionContext,
-    job: AirbyteJob,
-    specs: Sequence[dg.AssetSpec],
-    job_url: str | None,
-) -> Iterator[dg.MaterializeResult]:
-    """Selected streams get a ``MaterializeResult``; streams that synced unselected, an event."""
-    selected = context.selected_asset_keys
-    for result in materialize_results(job, specs, job_url=job_url, log=context.log):
-        if result.asset_key in selected:
-            yield result
-        else:
-            # Synced with its connection although not selected: say so rather than hide it.
-            assert result.asset_key is not None
-            context.log_event(
-                dg.AssetMaterialization(
-                    asset_key=result.asset_key,
-                    description="Synced with its Airbyte connection; not selected in this run.",
-                    metadata=result.metadata,
-                )
-            )
-
-
-def _workspace_id(specs: Sequence[dg.AssetSpec]) -> str | None:
-    return str(specs[0].metadata.get(WORKSPACE_ID_KEY) or "") or None
-
-
-def sync_and_materialize(
-    context: dg.AssetExecutionContext, workspace: "AirbyteWorkspace"
-) -> Iterator[dg.MaterializeResult]:
-    """Sync the connection behind ``context``'s assets and yield one result per stream asset.
-
-    The body of every asset built here; call it from an ``@airbyte_assets`` function too.
-    """
-    specs = list(context.assets_def.specs)
-    connection_id = spec_connection_id(specs)
-    workspace_id = _workspace_id(specs)
-    client = workspace.get_client()
-    try:
-        job = sync_and_wait(
-            client,
-            connection_id,
-            poll_interval=workspace.poll_interval,
-            poll_timeout=workspace.poll_timeout,
-            cancel_on_termination=workspace.cancel_on_termination,
-            log=context.log,
-        )
-    except AirbyteError as exc:
-        url = _job_url(client, workspace_id, connection_id, getattr(exc, "job_id", None))
-        raise AirbyteSyncFailure(exc, job_url=url) from exc
-    yield from _emit(context, job, specs, _job_url(client, workspace_id, connection_id, job.job_id))
-
-
-class _QueuedLog:
-    """A logger for worker threads: messages go through a queue to the step's own thread.
-
-    Dagster's step logger writes events to the run; keeping every write on the step's thread
-    keeps their order and avoids sharing it across threads.
-    """
-
-    def __init__(self, messages: "queue.Queue[tuple[str, Any]]") -> None:
-        self._messages = messages
-
-    def info(self, message: str) -> None:
-        self._messages.put(("info", message))
-
-    def warning(self, message: str) -> None:
-        self._messages.put(("warning", message))
-
-
-def sync_connections_and_materialize(
-    context: dg.AssetExecutionContext,
-    workspace: "AirbyteWorkspace",
-    max_concurrent_syncs: int = 32,
-) -> Iterator[dg.MaterializeResult]:
-    """Sync every connection with a selected asset concurrently, from this one step.
-
-    Airbyte moves the data; a Dagster step only waits. One step with a thread per running sync
-    waits for 50 connections in about the time of the longest sync, in one process. Results are
-    yielded as each connection finishes; connections that failed are reported together at the
-    end, after every other connection's results. If the step is interrupted (run terminated),
-    every waiting thread cancels its Airbyte job before the step exits.
-    """
-    selected = context.selected_asset_keys
-    wanted = {
-        cid: specs
-        for cid, specs in specs_by_connection([context.assets_def]).items()
-        if any(spec.key in selected for spec in specs)
-    }
-    client = workspace.get_client()
-    stop = threading.Event()
-    messages: queue.Queue[tuple[str, Any]] = queue.Queue()
-    log = _QueuedLog(messages)
-
-    def interruptible_sleep(seconds: float) -> None:
-        if stop.wait(seconds):
-            raise SyncInterrupted("the Dagster step stopped")
-
-    def run(cid: str) -> None:
-        try:
-            job = sync_and_wait(
-                client,
-                cid,
-                poll_interval=workspace.poll_interval,
-                poll_timeout=workspace.poll_timeout,
-                cancel_on_termination=workspace.cancel_on_termination,
-                log=log,
-                sleep=interruptible_sleep,
-            )
-            messages.put(("done", (cid, job)))
-        except AirbyteError as exc:
-            messages.put(("failed", (cid, exc)))
-        except BaseException as exc:
-            messages.put(("crashed", (cid, exc)))
-
-    failures: list[tuple[str, AirbyteError]] = []
-    pool = ThreadPoolExecutor(max_workers=max(1, min(max_concurrent_syncs, len(wanted))))
-    try:
-        for cid in wanted:
-            pool.submit(run, cid)
-        remaining = len(wanted)
-        while remaining:
-            try:
-                # A timeout keeps the step's thread responsive to Dagster's interrupts.
-                kind, payload = messages.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            if kind == "info":
-                context.log.info(payload)
-            elif kind == "warning":
-                context.log.warning(payload)
-            elif kind == "done":
-                remaining -= 1
-                cid, job = payload
-                specs = wanted[cid]
-                url = _job_url(client, _workspace_id(specs), cid, job.job_id)
-                yield from _emit(context, job, specs, url)
-            else:
-                remaining -= 1
-                cid, exc = payload
-                if kind == "crashed" and not isinstance(exc, AirbyteError):
-                    raise exc
-                failures.append((cid, exc))
-                context.log.error(f"Airbyte connection {cid}: {exc}")
-    finally:
-        # On an interruption, wake every waiting thread so it cancels its job, then wait for them.
-        stop.set()
-        pool.shutdown(wait=True)
-    if len(failures) == 1:
-        raise AirbyteSyncFailure(failures[0][1])
-    if failures:
-        summary = "; ".join(f"{cid}: {exc}" for cid, exc in failures)
-        raise AirbyteSyncFailure(
-            AirbyteJobError(f"{len(failures)} of {len(wanted)} Airbyte syncs failed: {summary}")
-        )
 
 
 def _op_name(connection: AirbyteConnection, taken: set[str]) -> str:

@@ -9,7 +9,10 @@ Where "current" comes from (``schema_source``):
 
 - ``"discover"`` (default): Airbyte discovers the source's schema now (Config API
   ``sources/discover_schema``), so a column added to a source table shows up before Airbyte's own
-  schema-change detection runs. One discovery per connection per check run.
+  schema-change detection runs. One discovery per connection per check run. Where the
+  connection syncs only some fields (field selection), only those are compared: a field the
+  connection leaves out is not drift. A discovery that fails (Airbyte answers 200 without a
+  catalog) is a warning "could not discover: <reason>", never "every stream removed".
 - ``"connection"``: the connection's configured catalog (cheaper, but it changes only after
   Airbyte refreshes the connection's schema).
 
@@ -21,21 +24,23 @@ by running them with ``AssetSelection.checks_for_assets``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 
+from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
 from dagster_airbyte_assets._names import definition_name
 from dagster_airbyte_assets.client import AirbyteClient, AirbyteStream
-from dagster_airbyte_assets.errors import AirbyteError
+from dagster_airbyte_assets.errors import AirbyteDiscoverError, AirbyteError
 from dagster_airbyte_assets.translator import (
     MetadataKeys,
     column_schema_from_json_schema,
     json_schema_hash,
     sanitize_name,
     specs_by_connection,
+    synced_json_schema,
 )
 
 if TYPE_CHECKING:
@@ -117,18 +122,27 @@ def _current_streams(
     client: AirbyteClient, connection_id: str, schema_source: SchemaSource
 ) -> list[AirbyteStream]:
     connection = client.get_connection(connection_id)
-    if schema_source == "discover":
-        return client.discover_source_schema(connection.source_id)
-    return connection.streams
+    if schema_source != "discover":
+        return connection.streams
+    selection = {(s.name, s.namespace): s.selected_fields for s in connection.streams}
+    return [
+        stream.model_copy(
+            update={
+                "selected_fields": selection.get((stream.name, stream.namespace)),
+            }
+        )
+        for stream in client.discover_source_schema(connection.source_id)
+    ]
 
 
 def _check_result(
     spec: dg.AssetSpec, check_name: str, stream: AirbyteStream | None, source: str
 ) -> dg.AssetCheckResult:
-    name = str(spec.metadata[MetadataKeys.STREAM_NAME])
+    meta = AirbyteSpecMetadata.of(spec.metadata)
+    name = meta.stream_name or spec.key.path[-1]
     expected_schema = spec.metadata.get(MetadataKeys.COLUMN_SCHEMA)
     expected = expected_schema if isinstance(expected_schema, dg.TableSchema) else None
-    expected_hash = spec.metadata.get(MetadataKeys.JSON_SCHEMA_HASH)
+    expected_hash = meta.json_schema_hash
     if stream is None:
         return dg.AssetCheckResult(
             asset_key=spec.key,
@@ -145,8 +159,9 @@ def _check_result(
             severity=dg.AssetCheckSeverity.WARN,
             description=f"Airbyte gave no JSON schema for stream {name!r}; nothing to compare.",
         )
-    current_hash = json_schema_hash(stream.json_schema)
-    current = column_schema_from_json_schema(stream.json_schema)
+    synced = synced_json_schema(stream) or {}
+    current_hash = json_schema_hash(synced)
+    current = column_schema_from_json_schema(synced)
     metadata: dict[str, Any] = {MetadataKeys.JSON_SCHEMA_HASH: current_hash}
     if expected is None:
         return dg.AssetCheckResult(
@@ -245,7 +260,7 @@ def _connection_checks(
         for spec in specs
     ]
     label = definition_name(
-        str(specs[0].metadata.get(MetadataKeys.CONNECTION_NAME) or connection_id)
+        AirbyteSpecMetadata.of(specs[0].metadata).connection_name or connection_id
     )
     source = "discovered source" if schema_source == "discover" else "connection's"
 
@@ -264,23 +279,25 @@ def _connection_checks(
         try:
             streams = _current_streams(workspace.get_client(), connection_id, schema_source)
         except AirbyteError as exc:
+            reason = exc.message if isinstance(exc, AirbyteDiscoverError) else None
+            text = (
+                f"could not discover: {reason or exc}"
+                if schema_source == "discover"
+                else f"Could not read the current schema from Airbyte: {exc}"
+            )
             for spec in wanted:
                 yield dg.AssetCheckResult(
                     asset_key=spec.key,
                     check_name=check_name,
                     passed=False,
                     severity=dg.AssetCheckSeverity.WARN,
-                    description=f"Could not read the current schema from Airbyte: {exc}",
+                    description=text,
                 )
             return
         for spec in wanted:
-            name = str(spec.metadata[MetadataKeys.STREAM_NAME])
-            namespace = _metadata_str(spec.metadata, MetadataKeys.STREAM_NAMESPACE)
-            yield _check_result(spec, check_name, _find_stream(streams, name, namespace), source)
+            meta = AirbyteSpecMetadata.of(spec.metadata)
+            name = meta.stream_name or spec.key.path[-1]
+            stream = _find_stream(streams, name, meta.stream_namespace or None)
+            yield _check_result(spec, check_name, stream, source)
 
     return _schema_drift
-
-
-def _metadata_str(metadata: Mapping[str, Any], key: str) -> str | None:
-    value = metadata.get(key)
-    return None if value is None else str(value)

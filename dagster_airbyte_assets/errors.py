@@ -5,21 +5,29 @@ AirbyteError                      status_code, message (Airbyte's own), method, 
 ├── AirbyteRequestError           the request did not get an HTTP answer
 │   ├── AirbyteConnectError       server unreachable (names the URL and what to check)
 │   └── AirbyteTimeoutError       no answer within request_timeout
-├── AirbyteNotAirbyteError        HTML or non-JSON body: "is this an Airbyte server?"
+├── AirbyteNotAirbyteError        HTML, non-JSON, or JSON that is not Airbyte's: "is this Airbyte?"
 ├── AirbyteHTTPError              Airbyte answered with an error status
 │   ├── AirbyteAuthenticationError    401 / 403, with a hint naming the setting to fix
 │   ├── AirbyteNotFoundError          404, with the id that was looked up
 │   ├── AirbyteConflictError          409
-│   │   └── SyncAlreadyRunningError   409 on "start sync": carries the running job when known
+│   │   ├── SyncAlreadyRunningError   409 on "start sync": carries the running job when known
+│   │   └── AirbyteConnectionInactiveError   the connection is not active (Public 409
+│   │                                 ``state-conflict``, Config 500): enable it in Airbyte
 │   ├── AirbyteBadRequestError        400 / 422
 │   └── AirbyteServerError            5xx
+├── AirbyteDiscoverError          a schema discovery answered without a catalog (reason kept)
 ├── AirbyteJobError               a job ended badly (raised by waiters, not by HTTP calls)
 │   ├── AirbyteJobFailedError         with Airbyte's failure reason
 │   ├── AirbyteJobCancelledError
-│   └── AirbyteJobTimeoutError        the caller's poll timeout ran out
+│   ├── AirbyteJobTimeoutError        the caller's poll timeout ran out (the job was cancelled)
+│   └── AirbyteOutageError            Airbyte stayed unreachable or failing for longer than
+│                                     ``outage_timeout`` while a job was waited on; the job
+│                                     was left running, never cancelled
 └── AirbyteConfigurationError     bad settings (no workspace, several workspaces, bad URL...)
-    └── AirbyteScheduleError          a connection schedule Dagster cannot express (Quartz
-                                      seconds, years, L/W/#, "every 7 minutes"...)
+    ├── AirbyteScheduleError          a connection schedule Dagster cannot express (Quartz
+    │                                 seconds, years, L/W/#, "every 7 minutes"...)
+    └── AirbyteStaleStateError        the saved workspace state no longer matches Airbyte (a
+                                      connection deleted, a stream no longer synced): refresh it
 ```
 
 URLs carried by errors never contain credentials (user info is stripped), and no message
@@ -41,6 +49,8 @@ __all__ = [
     "AirbyteConfigurationError",
     "AirbyteConflictError",
     "AirbyteConnectError",
+    "AirbyteConnectionInactiveError",
+    "AirbyteDiscoverError",
     "AirbyteError",
     "AirbyteHTTPError",
     "AirbyteJobCancelledError",
@@ -49,9 +59,11 @@ __all__ = [
     "AirbyteJobTimeoutError",
     "AirbyteNotAirbyteError",
     "AirbyteNotFoundError",
+    "AirbyteOutageError",
     "AirbyteRequestError",
     "AirbyteScheduleError",
     "AirbyteServerError",
+    "AirbyteStaleStateError",
     "AirbyteTimeoutError",
     "SyncAlreadyRunningError",
     "redact_url",
@@ -139,11 +151,21 @@ class AirbyteNotAirbyteError(AirbyteError):
 class AirbyteHTTPError(AirbyteError):
     """Airbyte answered with an error status.
 
-    ``retry_after`` is the server's ``Retry-After`` in seconds when it sent one.
+    ``retry_after`` is the server's ``Retry-After`` in seconds when it sent one; ``problem``
+    the Public API's problem title (``try-again-later``, ``state-conflict``...) when the body
+    was an RFC 9457 problem.
     """
 
-    def __init__(self, summary: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        summary: str,
+        *,
+        retry_after: float | None = None,
+        problem: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.retry_after = retry_after
+        self.problem = problem
         super().__init__(summary, **kwargs)
 
 
@@ -175,12 +197,31 @@ class SyncAlreadyRunningError(AirbyteConflictError):
         super().__init__(summary, **kwargs)
 
 
+class AirbyteConnectionInactiveError(AirbyteConflictError):
+    """Airbyte refused to sync ``connection_id`` because the connection is not active.
+
+    Airbyte answers a sync of an inactive (or deleted) connection with 409 ``state-conflict``
+    on the Public API and 500 on the Config API; ``connection_status`` is the status Airbyte
+    reported when it could be read. Enable the connection in Airbyte, or deselect its assets.
+    """
+
+    def __init__(
+        self, summary: str, *, connection_status: str | None = None, **kwargs: Any
+    ) -> None:
+        self.connection_status = connection_status
+        super().__init__(summary, **kwargs)
+
+
 class AirbyteBadRequestError(AirbyteHTTPError):
     """400 / 422: Airbyte rejected the request body or parameters."""
 
 
 class AirbyteServerError(AirbyteHTTPError):
     """5xx: Airbyte failed (retried where safe before this is raised)."""
+
+
+class AirbyteDiscoverError(AirbyteError):
+    """Airbyte could not discover a source's schema (it answered 200 without a catalog)."""
 
 
 class AirbyteJobError(AirbyteError):
@@ -206,6 +247,20 @@ class AirbyteJobTimeoutError(AirbyteJobError):
     """The job was still running when the caller's timeout ran out."""
 
 
+class AirbyteOutageError(AirbyteJobError):
+    """Airbyte stayed unreachable or failing for longer than ``outage_timeout`` during a wait.
+
+    The job was **not** cancelled (an outage says nothing about the job); ``last_error`` is the
+    last failure seen, ``job`` the job as last seen.
+    """
+
+    def __init__(
+        self, summary: str, *, last_error: AirbyteError | None = None, **kwargs: Any
+    ) -> None:
+        self.last_error = last_error
+        super().__init__(summary, **kwargs)
+
+
 class AirbyteConfigurationError(AirbyteError):
     """The settings cannot work (no workspace, several workspaces, a URL that is no API)."""
 
@@ -215,4 +270,12 @@ class AirbyteScheduleError(AirbyteConfigurationError):
 
     The message names the connection, the expression and the part that cannot be converted;
     give that connection a cron override instead.
+    """
+
+
+class AirbyteStaleStateError(AirbyteConfigurationError):
+    """The saved workspace state the definitions came from no longer matches Airbyte.
+
+    A connection was deleted, or a stream is no longer synced, since the state was saved.
+    Refresh it (``dagster-airbyte-assets refresh-state -f <definitions file>``) and reload.
     """

@@ -1,7 +1,11 @@
 """Layer 2: ``AirbyteWorkspace`` and ``AirbyteCloudWorkspace``, Dagster resources.
 
 They hold settings only; ``get_client()`` builds one pooled ``AirbyteClient`` per resource
-instance (thread-safe, built once) that every asset, sensor and check in a run shares.
+instance (Dagster's ``cached_method``) that every asset, sensor and check in a run shares.
+
+Every setting is checked when the resource is built, and again with the values an
+``EnvVar`` resolves to when a run starts: a typed ``AirbyteConfigurationError`` names the
+setting to fix before any request is sent, let alone a job started.
 
 Old OSS, Config API only (every call a POST)::
 
@@ -18,20 +22,36 @@ Airbyte Cloud::
 
     AirbyteCloudWorkspace(workspace_id="...", client_id=EnvVar("AIRBYTE_CLIENT_ID"),
                           client_secret=EnvVar("AIRBYTE_CLIENT_SECRET"))
+
+**Secrets.** Dagster shows a resource's configured values in its UI: an ``EnvVar`` by the
+variable's name only. ``password``, ``token`` and ``client_secret`` are marked secret, so the
+resource page masks a plain string; but Dagster still keeps a plain string as the default of
+the job's config schema (the code location's snapshot, which the UI reads), so a secret given
+as a plain string is logged as a warning when the definitions load.
+Credentials in the URL (``http://user:pw@host``) are refused: the URL is shown in the UI,
+stored in the saved state and written in links, so it must carry none.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import os
+import re
 import threading
+import uuid
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from dagster import ConfigurableResource, EnvVar
-from pydantic import Field, PrivateAttr, SecretStr
+from dagster_shared.utils.cached_method import cached_method
+from pydantic import Field, SecretStr, model_validator
 
+from dagster_airbyte_assets._sync import DEFAULT_OUTAGE_TIMEOUT
 from dagster_airbyte_assets.client import (
     AirbyteClient,
-    BasicAuth,
     BearerTokenAuth,
     ClientCredentialsAuth,
     RetryPolicy,
@@ -44,9 +64,25 @@ from dagster_airbyte_assets.client._urls import (
 )
 from dagster_airbyte_assets.errors import AirbyteConfigurationError, AirbyteError, redact_url
 
-__all__ = ["AirbyteCloudWorkspace", "AirbyteWorkspace", "build_auth"]
+__all__ = ["AirbyteCloudWorkspace", "AirbyteWorkspace", "build_auth", "check_settings"]
 
-_SECRET_FIELDS = frozenset({"password", "token", "client_secret"})
+logger = logging.getLogger("dagster_airbyte_assets")
+
+_SECRET_FIELDS = ("password", "token", "client_secret")
+# Dagster masks a field marked so on the resource page (GraphQL ``configuredValues``: SECRET).
+_SECRET_FIELD: dict[str, Any] = {"dagster__is_secret": True}
+_URL_FIELDS = ("url", "config_api_url", "public_api_url", "ui_url")
+_SECRET_ENV_HINT = {
+    "password": "AIRBYTE_PASSWORD",
+    "token": "AIRBYTE_TOKEN",
+    "client_secret": "AIRBYTE_CLIENT_SECRET",
+}
+# (resource class, field) -> names of the EnvVars seen for it in this process, so that the
+# values they resolve to at run time are not mistaken for plain-string secrets.
+_ENV_SOURCED: dict[tuple[str, str], set[str]] = {}
+_WARNED: set[tuple[str, str]] = set()
+_WARN_LOCK = threading.Lock()
+_CLIENT_LOCK = threading.Lock()
 
 
 def _value(value: Any) -> str | None:
@@ -59,6 +95,135 @@ def _value(value: Any) -> str | None:
         return value.get_secret_value()
     text = str(value)
     return text if text != "" else None
+
+
+def _check_url(name: str, value: str) -> None:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AirbyteConfigurationError(
+            f"`{name}` must be an http(s) URL such as http://localhost:8000, "
+            f"not {redact_url(value)!r}"
+        )
+    if "@" in parts.netloc:
+        raise AirbyteConfigurationError(
+            f"`{name}` must not contain credentials (user:password@): set `username` and "
+            "`password` (with dagster.EnvVar) instead. A URL is shown in the Dagster UI, saved "
+            f"in the workspace state and written in job links. Got {redact_url(value)!r}."
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise AirbyteConfigurationError(
+            f"`{name}` has an invalid port: {redact_url(value)!r}"
+        ) from None
+
+
+def _number(name: str, value: Any, *, integer: bool = False, minimum: int | None = None) -> None:
+    """Seconds must be finite and above 0; counts whole and at least ``minimum``."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok and math.isfinite(float(value))
+    if integer:
+        ok = ok and float(value).is_integer()
+    ok = ok and (float(value) > 0 if minimum is None else float(value) >= minimum)
+    if not ok:
+        what = "a whole number" if integer else "a number of seconds"
+        bound = "above 0" if minimum is None else f"of at least {minimum}"
+        raise AirbyteConfigurationError(f"`{name}` must be {what} {bound}, not {value!r}")
+
+
+def check_settings(values: Mapping[str, Any]) -> None:
+    """Refuse settings that cannot work, naming the setting (``EnvVar`` values are skipped).
+
+    Called when a resource is built and again with resolved values when it is used.
+    """
+    present = {k: v for k, v in values.items() if v is not None and not isinstance(v, EnvVar)}
+    for name in _URL_FIELDS:
+        if name in present:
+            if not isinstance(present[name], str):
+                raise AirbyteConfigurationError(f"`{name}` must be a string URL")
+            if present[name].strip() or name == "url":
+                _check_url(name, present[name])
+    api = present.get("api")
+    if api is not None and str(api).strip().lower() not in ("", "config", "public"):
+        raise AirbyteConfigurationError(f"`api` must be 'config' or 'public', not {api!r}")
+    workspace_id = present.get("workspace_id")
+    if workspace_id is not None and str(workspace_id).strip():
+        try:
+            uuid.UUID(str(workspace_id))
+        except ValueError:
+            raise AirbyteConfigurationError(
+                f"`workspace_id` must be an Airbyte workspace id (a UUID), not {workspace_id!r}"
+            ) from None
+    for name in ("username", "password", "token", "client_id", "client_secret"):
+        value = present.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise AirbyteConfigurationError(f"`{name}` must be a string")
+        if re.search(r"[\x00-\x1f\x7f]", value):
+            raise AirbyteConfigurationError(
+                f"`{name}` contains a control character (a stray newline?)"
+            )
+    if ":" in str(present.get("username") or ""):
+        raise AirbyteConfigurationError("`username` must not contain ':' (HTTP basic auth)")
+    for name in ("request_timeout", "retry_timeout", "poll_interval", "outage_timeout"):
+        if name in present:
+            _number(name, present[name])
+    if "poll_timeout" in present:
+        _number("poll_timeout", present["poll_timeout"])
+    if "request_max_retries" in present:
+        _number("request_max_retries", present["request_max_retries"], integer=True, minimum=0)
+    if "max_concurrent_requests" in present:
+        _number(
+            "max_concurrent_requests", present["max_concurrent_requests"], integer=True, minimum=1
+        )
+    for flag in ("cancel_on_termination",):
+        if flag in present and not isinstance(present[flag], bool):
+            raise AirbyteConfigurationError(f"`{flag}` must be True or False")
+    for first, second in (("username", "password"), ("client_id", "client_secret")):
+        given = [f for f in (first, second) if values.get(f) not in (None, "")]
+        if len(given) == 1:
+            missing = second if given[0] == first else first
+            raise AirbyteConfigurationError(f"`{given[0]}` is set but `{missing}` is not")
+    modes = [
+        mode
+        for mode, fields in (
+            ("username/password", ("username", "password")),
+            ("token", ("token",)),
+            ("client_id/client_secret", ("client_id", "client_secret")),
+        )
+        if any(values.get(f) not in (None, "") for f in fields)
+    ]
+    if len(modes) > 1:
+        raise AirbyteConfigurationError(
+            f"Set one way to authenticate, not several: {', '.join(modes)}"
+        )
+
+
+def _warn_plain_secrets(owner: str, values: Mapping[str, Any]) -> None:
+    """A secret given as a plain string is shown in the Dagster UI: say so, once."""
+    for name in _SECRET_FIELDS:
+        value = values.get(name)
+        key = (owner, name)
+        if isinstance(value, EnvVar):
+            with _WARN_LOCK:
+                _ENV_SOURCED.setdefault(key, set()).add(value.env_var_name)
+            continue
+        if not isinstance(value, str) or not value:
+            continue
+        with _WARN_LOCK:
+            sources = _ENV_SOURCED.get(key, set())
+            if any(os.environ.get(env) == value for env in sources) or key in _WARNED:
+                continue  # an EnvVar resolved for a run, or said already
+            _WARNED.add(key)
+        logger.warning(
+            "%s.%s is a plain string: Dagster keeps it in the code location's snapshot, which "
+            "its UI reads (the resource page masks it; the job's config defaults do not). Pass "
+            "dg.EnvVar(%r) instead: only the variable's name is then stored and shown.",
+            owner,
+            name,
+            _SECRET_ENV_HINT[name],
+        )
 
 
 def build_auth(
@@ -90,7 +255,7 @@ def build_auth(
     if username_v or password_v:
         if not (username_v and password_v):
             raise AirbyteConfigurationError("Basic auth needs both `username` and `password`")
-        return BasicAuth(username_v, SecretStr(password_v)), "`username` / `password`"
+        return httpx.BasicAuth(username_v, password_v), "`username` / `password`"
     if token_v:
         return BearerTokenAuth(SecretStr(token_v)), "`token`"
     if client_id_v or client_secret_v:
@@ -109,7 +274,7 @@ def build_auth(
     return None, "the credentials (`username`/`password`, `token` or `client_id`/`client_secret`)"
 
 
-class AirbyteWorkspace(ConfigurableResource):
+class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
     """One Airbyte workspace: where it is, how to authenticate, how patient to be.
 
     ``url`` is a deployment root (``http://localhost:8000``: both APIs derived, Public API
@@ -139,16 +304,22 @@ class AirbyteWorkspace(ConfigurableResource):
     )
     username: str | None = Field(default=None, description="Basic auth user (old OSS).")
     password: str | None = Field(
-        default=None, description="Basic auth password (secret; use dagster.EnvVar)."
+        default=None,
+        description="Basic auth password (secret; use dagster.EnvVar).",
+        json_schema_extra=_SECRET_FIELD,
     )
     token: str | None = Field(
-        default=None, description="Static Bearer token, e.g. AIRBYTE_SECRET_ACCESS_TOKEN (secret)."
+        default=None,
+        description="Static Bearer token, e.g. AIRBYTE_SECRET_ACCESS_TOKEN (secret).",
+        json_schema_extra=_SECRET_FIELD,
     )
     client_id: str | None = Field(
         default=None, description="Application client id for /applications/token."
     )
     client_secret: str | None = Field(
-        default=None, description="Application client secret (secret; use dagster.EnvVar)."
+        default=None,
+        description="Application client secret (secret; use dagster.EnvVar).",
+        json_schema_extra=_SECRET_FIELD,
     )
     request_timeout: float = Field(default=30.0, description="Seconds to wait for one HTTP answer.")
     request_max_retries: int = Field(
@@ -165,18 +336,37 @@ class AirbyteWorkspace(ConfigurableResource):
         default=10.0, description="Seconds between job status polls (upper bound)."
     )
     poll_timeout: float | None = Field(
-        default=None, description="Give up waiting for a job after this many seconds (None: never)."
+        default=None,
+        description=(
+            "Give up waiting for a job after this many seconds and cancel it (None: never)."
+        ),
+    )
+    outage_timeout: float = Field(
+        default=DEFAULT_OUTAGE_TIMEOUT,
+        description=(
+            "Seconds a wait rides out an unreachable or failing Airbyte before the step fails; "
+            "the job is never cancelled for an outage."
+        ),
     )
     cancel_on_termination: bool = Field(
-        default=True, description="Cancel the Airbyte job when the Dagster run is terminated."
+        default=True,
+        description=(
+            "Cancel the Airbyte job when the Dagster run is terminated or poll_timeout runs out."
+        ),
     )
     ui_url: str | None = Field(
         default=None, description="Airbyte web UI root for links (default: derived from `url`)."
     )
 
-    _client: AirbyteClient | None = PrivateAttr(default=None)
-    _workspace_id: str | None = PrivateAttr(default=None)
-    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    @model_validator(mode="before")
+    @classmethod
+    def _check_settings(cls, data: Any) -> Any:
+        # "before": an EnvVar is still an EnvVar here (and skipped); when a run starts, the
+        # resource is built again from the resolved values, and those are checked then.
+        if isinstance(data, Mapping):
+            check_settings(data)
+            _warn_plain_secrets(cls.__name__, data)
+        return data
 
     def __repr_args__(self) -> Any:
         # Secrets stay out of reprs (and so out of logs and tracebacks).
@@ -185,7 +375,12 @@ class AirbyteWorkspace(ConfigurableResource):
                 value = "**********"
             yield name, value
 
+    def _resolved(self) -> dict[str, Any]:
+        names = type(self).model_fields
+        return {name: _value_or_raw(getattr(self, name)) for name in names}
+
     def _build_client(self) -> AirbyteClient:
+        check_settings(self._resolved())
         resolved = resolve_urls(_value(self.url) or "", _value(self.api))
         config_url = _value(self.config_api_url) or resolved.config_api_url
         public_url = _value(self.public_api_url) or resolved.public_api_url
@@ -213,18 +408,17 @@ class AirbyteWorkspace(ConfigurableResource):
 
     def get_client(self) -> AirbyteClient:
         """The resource's one client (built on first use; the same object afterwards)."""
-        with self._lock:
-            if self._client is None:
-                self._client = self._build_client()
-            return self._client
+        # cached_method is not thread-safe on its own: threads of one step (one_step, the
+        # loader) could each build a client and pool. Building is cheap and makes no call.
+        with _CLIENT_LOCK:
+            return self._cached_client()
 
-    def resolve_workspace_id(self) -> str:
-        """``workspace_id``, or the only workspace there is; otherwise a clear error."""
-        configured = _value(self.workspace_id)
-        if configured:
-            return configured
-        if self._workspace_id is not None:
-            return self._workspace_id
+    @cached_method
+    def _cached_client(self) -> AirbyteClient:
+        return self._build_client()
+
+    @cached_method
+    def _only_workspace_id(self) -> str:
         workspaces = self.get_client().list_workspaces()
         if len(workspaces) != 1:
             listing = ", ".join(f"{w.name!r} ({w.workspace_id})" for w in workspaces)
@@ -232,13 +426,18 @@ class AirbyteWorkspace(ConfigurableResource):
                 "Set `workspace_id`: Airbyte has "
                 + (f"{len(workspaces)} workspaces: {listing}" if workspaces else "no workspace")
             )
-        self._workspace_id = workspaces[0].workspace_id
-        return self._workspace_id
+        return workspaces[0].workspace_id
+
+    def resolve_workspace_id(self) -> str:
+        """``workspace_id``, or the only workspace there is; otherwise a clear error."""
+        configured = _value(self.workspace_id)
+        if configured:
+            return configured
+        return self._only_workspace_id()
 
     def verify(self) -> str:
         """Check URL, credentials and workspace in one go; a one-line answer or a typed error."""
         client = self.get_client()
-        base = client.public_api_url if client.api == "public" else client.config_api_url
         try:
             workspace_id = self.resolve_workspace_id()
             workspace = client.get_workspace(workspace_id)
@@ -248,9 +447,16 @@ class AirbyteWorkspace(ConfigurableResource):
             exc.args = (" ".join(str(exc).split()),)
             raise
         return (
-            f"OK: Airbyte at {redact_url(base)} ({client.api} API), workspace {workspace.name} "
+            f"OK: Airbyte at {redact_url(client.describe())}, workspace {workspace.name} "
             f"({workspace.workspace_id}), {len(connections)} connections"
         )
+
+
+def _value_or_raw(value: Any) -> Any:
+    """Resolved value of an ``EnvVar`` (``None`` when unset), anything else as it is."""
+    if isinstance(value, EnvVar):
+        return value.get_value()
+    return value
 
 
 class AirbyteCloudWorkspace(AirbyteWorkspace):
@@ -262,6 +468,7 @@ class AirbyteCloudWorkspace(AirbyteWorkspace):
     )
     client_id: str = Field(description="Application client id (Settings > Applications).")
     client_secret: str = Field(
-        description="Application client secret (secret; use dagster.EnvVar)."
+        description="Application client secret (secret; use dagster.EnvVar).",
+        json_schema_extra=_SECRET_FIELD,
     )
     ui_url: str | None = Field(default=CLOUD_UI_URL, description="Airbyte Cloud web UI.")

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from dagster_airbyte_assets._sync import materialize_results
-from dagster_airbyte_assets.assets import WORKSPACE_ID_KEY
+from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
+from dagster_airbyte_assets._sync import materialize_results, stream_sync_modes
 from dagster_airbyte_assets.client import AirbyteClient, AirbyteJob
 from dagster_airbyte_assets.translator import MetadataKeys, specs_by_connection
 
@@ -93,27 +93,11 @@ class SyncSensorCursor:
 def _finished_jobs(
     client: AirbyteClient, workspace_id: str | None, connection_ids: Iterable[str], since: datetime
 ) -> list[AirbyteJob]:
-    """Sync jobs updated at or after ``since`` (all pages), of the given connections."""
-    wanted = set(connection_ids)
-    if client.api == "public" and workspace_id:
-        jobs = client.list_jobs(
-            workspace_id=workspace_id,
-            job_type="sync",
-            updated_at_start=since,
-            order_by="updatedAt|ASC",
-        )
-    else:
-        jobs = []
-        for connection_id in sorted(wanted):
-            jobs.extend(
-                client.list_jobs(
-                    connection_id=connection_id,
-                    job_type="sync",
-                    updated_at_start=since,
-                    order_by="updatedAt|ASC",
-                )
-            )
-    by_id = {job.job_id: job for job in jobs if job.connection_id in wanted and job.is_terminal}
+    """Sync jobs of the given connections that ended, updated at or after ``since``."""
+    jobs = client.list_sync_jobs(
+        workspace_id=workspace_id, connection_ids=connection_ids, updated_at_start=since
+    )
+    by_id = {job.job_id: job for job in jobs if job.is_terminal}
     return sorted(by_id.values(), key=lambda j: (j.updated_at or j.created_at, j.job_id))
 
 
@@ -209,11 +193,9 @@ def _external_events(
             )
             for result in materialize_results(job, specs, job_url=job_url, log=logger)
         ]
-    metadata: dict[str, Any] = {
-        SYNC_STATUS_KEY: job.status,
-        MetadataKeys.JOB_ID: job.job_id,
-        MetadataKeys.ATTEMPTS: len(job.attempts),
-    }
+    metadata: dict[str, Any] = {SYNC_STATUS_KEY: job.status, MetadataKeys.JOB_ID: job.job_id}
+    if job.attempts_known:
+        metadata[MetadataKeys.ATTEMPTS] = len(job.attempts)
     if job.failure_reason:
         metadata[FAILURE_REASON_KEY] = job.failure_reason
     if job_url:
@@ -261,10 +243,10 @@ def build_airbyte_sync_sensor(
         client = workspace.get_client()
         workspace_id = next(
             (
-                str(spec.metadata[WORKSPACE_ID_KEY])
+                meta.workspace_id
                 for specs in connection_specs.values()
-                for spec in specs
-                if spec.metadata.get(WORKSPACE_ID_KEY)
+                for meta in map(AirbyteSpecMetadata.of, (s.metadata for s in specs))
+                if meta.workspace_id
             ),
             None,
         )
@@ -302,7 +284,9 @@ def build_airbyte_sync_sensor(
                 context.log.debug(f"Airbyte job {job.job_id} was launched by Dagster; skipped.")
                 continue
             specs = connection_specs[job.connection_id]
-            detailed = job if job.stream_stats or not job.succeeded else client.get_job(job.job_id)
+            detailed = (
+                client.get_job_report(job, stream_sync_modes(specs)) if job.succeeded else job
+            )
             job_url = (
                 client.job_ui_url(workspace_id, job.connection_id, job.job_id)
                 if workspace_id

@@ -21,6 +21,7 @@ from typing import Any
 
 import dagster as dg
 
+from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
 from dagster_airbyte_assets._names import airbyte_name, definition_name, destination_identifier
 from dagster_airbyte_assets.client import AirbyteConnection, AirbyteDestination, AirbyteStream
 
@@ -33,30 +34,41 @@ __all__ = [
     "json_schema_hash",
     "sanitize_name",
     "specs_by_connection",
+    "synced_json_schema",
 ]
 
 
 class MetadataKeys:
-    """Names of the ``airbyte/*`` metadata entries the package writes, in one place."""
+    """Names of the ``airbyte/*`` metadata entries the package writes, in one place.
 
-    CONNECTION_ID = "airbyte/connection_id"
-    CONNECTION_NAME = "airbyte/connection_name"
+    The entries execution reads back from specs are the fields of ``AirbyteSpecMetadata``
+    (one typed set); the others are written on materializations and read by no code.
+    """
+
+    CONNECTION_ID = AirbyteSpecMetadata.key("connection_id")
+    CONNECTION_NAME = AirbyteSpecMetadata.key("connection_name")
+    CONNECTION_STATUS = AirbyteSpecMetadata.key("connection_status")
     CONNECTION_URL = "airbyte/connection_url"
-    STREAM_NAME = "airbyte/stream_name"
-    STREAM_NAMESPACE = "airbyte/stream_namespace"
+    WORKSPACE_ID = AirbyteSpecMetadata.key("workspace_id")
+    STREAM_NAME = AirbyteSpecMetadata.key("stream_name")
+    STREAM_NAMESPACE = AirbyteSpecMetadata.key("stream_namespace")
     DESTINATION_TYPE = "airbyte/destination_type"
-    SYNC_MODE = "airbyte/sync_mode"
+    SYNC_MODE = AirbyteSpecMetadata.key("sync_mode")
     DESTINATION_SYNC_MODE = "airbyte/destination_sync_mode"
     CURSOR_FIELD = "airbyte/cursor_field"
     PRIMARY_KEY = "airbyte/primary_key"
-    JSON_SCHEMA_HASH = "airbyte/json_schema_hash"
+    JSON_SCHEMA_HASH = AirbyteSpecMetadata.key("json_schema_hash")
     JOB_ID = "airbyte/job_id"
     JOB_URL = "airbyte/job_url"
     ATTEMPTS = "airbyte/attempts"
+    FAILED_ATTEMPTS = "airbyte/failed_attempts"
+    PARTIAL_SUCCESS = "airbyte/partial_success"
     DURATION_S = "airbyte/duration_s"
     BYTES_COMMITTED = "airbyte/bytes_committed"
     RECORDS_EMITTED = "airbyte/records_emitted"
     STATS_REPORTED = "airbyte/stats_reported"
+    JOB_ROWS_SYNCED = "airbyte/job_rows_synced"
+    JOB_BYTES_SYNCED = "airbyte/job_bytes_synced"
     ROW_COUNT = "dagster/row_count"
     TABLE_NAME = "dagster/table_name"
     COLUMN_SCHEMA = "dagster/column_schema"
@@ -161,6 +173,21 @@ def json_schema_hash(json_schema: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def synced_json_schema(stream: AirbyteStream) -> dict[str, Any] | None:
+    """The stream's JSON schema as the connection syncs it.
+
+    With field selection only the selected top-level fields reach the destination; Airbyte
+    stores the connection's schema that way too (REAL-BEHAVIOUR §4.17), but a catalog read
+    elsewhere may list every field.
+    """
+    schema = stream.json_schema
+    fields = stream.selected_fields
+    if fields is None or not schema or not isinstance(schema.get("properties"), Mapping):
+        return schema
+    wanted = set(fields)
+    return {**schema, "properties": {k: v for k, v in schema["properties"].items() if k in wanted}}
+
+
 def column_schema_from_json_schema(json_schema: Mapping[str, Any] | None) -> dg.TableSchema | None:
     """A Dagster ``TableSchema`` from a stream's JSON schema (``None`` when it is unknown)."""
     if not json_schema:
@@ -245,10 +272,16 @@ class DagsterAirbyteTranslator:
 
     def get_description(self, props: AirbyteStreamProps) -> str:
         destination = props.destination.name if props.destination else "its destination"
-        return (
+        text = (
             f"Airbyte stream `{props.stream.name}` of connection "
             f"`{props.connection.name}`, landing in `{props.table_name}` ({destination})."
         )
+        if props.connection.status != "active":
+            text += (
+                f" The connection was `{props.connection.status}` in Airbyte when these "
+                "definitions were loaded: Airbyte refuses to sync it until it is enabled."
+            )
+        return text
 
     def get_kinds(self, props: AirbyteStreamProps) -> set[str]:
         kinds = {"airbyte"}
@@ -262,30 +295,32 @@ class DagsterAirbyteTranslator:
     def get_metadata(self, props: AirbyteStreamProps) -> Mapping[str, Any]:
         stream = props.stream
         metadata: dict[str, Any] = {
-            MetadataKeys.CONNECTION_ID: props.connection.connection_id,
-            MetadataKeys.CONNECTION_NAME: props.connection.name,
-            MetadataKeys.STREAM_NAME: stream.name,
+            **AirbyteSpecMetadata(
+                connection_id=props.connection.connection_id,
+                connection_name=props.connection.name,
+                connection_status=props.connection.status,
+                stream_name=stream.name,
+                stream_namespace=stream.namespace or None,
+                sync_mode=stream.sync_mode,
+            ),
             MetadataKeys.TABLE_NAME: props.table_name,
         }
-        if stream.namespace:
-            metadata[MetadataKeys.STREAM_NAMESPACE] = stream.namespace
         if props.connection_url:
             metadata[MetadataKeys.CONNECTION_URL] = dg.MetadataValue.url(props.connection_url)
         if props.destination_type:
             metadata[MetadataKeys.DESTINATION_TYPE] = props.destination_type
-        if stream.sync_mode:
-            metadata[MetadataKeys.SYNC_MODE] = stream.sync_mode
         if stream.destination_sync_mode:
             metadata[MetadataKeys.DESTINATION_SYNC_MODE] = stream.destination_sync_mode
         if stream.cursor_field:
             metadata[MetadataKeys.CURSOR_FIELD] = ".".join(stream.cursor_field)
         if stream.primary_key:
             metadata[MetadataKeys.PRIMARY_KEY] = ", ".join(".".join(k) for k in stream.primary_key)
-        schema = column_schema_from_json_schema(stream.json_schema)
+        json_schema = synced_json_schema(stream)
+        schema = column_schema_from_json_schema(json_schema)
         if schema is not None:
             metadata[MetadataKeys.COLUMN_SCHEMA] = schema
-        if stream.json_schema:
-            metadata[MetadataKeys.JSON_SCHEMA_HASH] = json_schema_hash(stream.json_schema)
+        if json_schema:
+            metadata[MetadataKeys.JSON_SCHEMA_HASH] = json_schema_hash(json_schema)
         return metadata
 
 
@@ -300,7 +335,7 @@ def specs_by_connection(
     grouped: dict[str, list[dg.AssetSpec]] = {}
     for item in assets:
         for spec in item.specs if isinstance(item, dg.AssetsDefinition) else [item]:
-            connection_id = spec.metadata.get(MetadataKeys.CONNECTION_ID)
+            connection_id = AirbyteSpecMetadata.of(spec.metadata).connection_id
             if connection_id is not None:
-                grouped.setdefault(str(connection_id), []).append(spec)
+                grouped.setdefault(connection_id, []).append(spec)
     return grouped

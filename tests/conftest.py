@@ -112,3 +112,75 @@ def local_airbyte_factory(tmp_path_factory: pytest.TempPathFactory):  # type: ig
 def local_airbyte(local_airbyte_factory):  # type: ignore[no-untyped-def]
     """A seeded local Airbyte (Sample Data → DuckDB), test controls on, no auth."""
     return local_airbyte_factory(seed="sample", test_controls=True, auth="none")
+
+
+# -- Airbyte version profiles -------------------------------------------------------------------
+#
+# A test that takes the ``local_airbyte_profile`` fixture (a profile name, see
+# ``local_airbyte.PROFILES``) runs once per selected profile; ``profiled_local_airbyte`` is a
+# seeded server of that profile. Selection:
+#
+# - ``--airbyte-profiles=all`` (the default) or a comma list, e.g. ``--airbyte-profiles=1.6,2.0``
+#   (or the ``LOCAL_AIRBYTE_PROFILES`` environment variable);
+# - ``@pytest.mark.airbyte_profiles("1.8", "2.0")`` keeps only those names, and
+#   ``@pytest.mark.airbyte_profiles(public_api=True)`` only profiles whose ``Profile`` fields have
+#   those values (``config_api``, ``public_api``, ``job_level_stats``...), both combinable.
+#
+# Every such test also gets the ``profile_matrix`` marker, so ``-m "not profile_matrix"`` runs
+# the suite on the default profile alone.
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--airbyte-profiles",
+        default=os.environ.get("LOCAL_AIRBYTE_PROFILES", "all"),
+        help="Local Airbyte version profiles for profile-parametrized tests: 'all' or a comma list.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "airbyte_profiles(*names, **fields): run a profile-parametrized test only on these profiles",
+    )
+    config.addinivalue_line(
+        "markers", "profile_matrix: parametrized over local Airbyte version profiles"
+    )
+
+
+def selected_profiles(config: pytest.Config, marker: pytest.Mark | None = None) -> list[str]:
+    """The profile names a test runs on: the option's selection, filtered by its marker."""
+    from local_airbyte import PROFILES
+    from local_airbyte.profiles import get_profile
+
+    option = str(config.getoption("--airbyte-profiles") or "all")
+    names = list(PROFILES) if option == "all" else [n.strip() for n in option.split(",") if n]
+    for name in names:
+        get_profile(name)  # a typo fails loudly instead of silently selecting nothing
+    if marker is not None:
+        if marker.args:
+            names = [n for n in names if n in marker.args]
+        for field, wanted in marker.kwargs.items():
+            names = [n for n in names if getattr(get_profile(n), field) == wanted]
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "local_airbyte_profile" not in metafunc.fixturenames:
+        return
+    names = selected_profiles(
+        metafunc.config, metafunc.definition.get_closest_marker("airbyte_profiles")
+    )
+    params = [pytest.param(n, marks=pytest.mark.profile_matrix, id=f"airbyte-{n}") for n in names]
+    if not params:
+        skip = pytest.mark.skip(reason="no selected profile fits this test")
+        params = [pytest.param(None, marks=[pytest.mark.profile_matrix, skip], id="airbyte-none")]
+    metafunc.parametrize("local_airbyte_profile", params)
+
+
+@pytest.fixture
+def profiled_local_airbyte(local_airbyte_factory, local_airbyte_profile: str):  # type: ignore[no-untyped-def]
+    """A seeded local Airbyte of ``local_airbyte_profile``, test controls on, no auth."""
+    return local_airbyte_factory(
+        seed="sample", test_controls=True, auth="none", airbyte_version=local_airbyte_profile
+    )

@@ -8,7 +8,6 @@ refresh once and replay the request. Secrets are kept in ``SecretStr`` and never
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -29,20 +28,8 @@ def _secret(value: str | SecretStr) -> SecretStr:
     return value if isinstance(value, SecretStr) else SecretStr(value)
 
 
-class BasicAuth(httpx.Auth):
-    """HTTP Basic auth (older OSS deployments: ``airbyte`` / ``password``)."""
-
-    def __init__(self, username: str, password: str | SecretStr) -> None:
-        self.username = username
-        self._password = _secret(password)
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        raw = f"{self.username}:{self._password.get_secret_value()}".encode()
-        request.headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
-        yield request
-
-    def __repr__(self) -> str:
-        return f"BasicAuth(username={self.username!r}, password='**********')"
+# Basic auth is httpx's own: it keeps only the encoded header, and its repr shows nothing.
+BasicAuth = httpx.BasicAuth
 
 
 class BearerTokenAuth(httpx.Auth):

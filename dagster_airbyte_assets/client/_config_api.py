@@ -1,16 +1,21 @@
 """The Config API dialect: RPC over ``POST {base}/<resource>/<verb>`` with JSON bodies.
 
 Payload shapes follow ``config-api.yaml`` (``ConnectionRead``, ``JobInfoRead``,
-``JobWithAttemptsRead``, ``SourceRead``...). Timestamps are epoch seconds. Read calls
+``JobWithAttemptsRead``, ``SourceRead``...) and what the server does where the file is silent
+(``/work/shared/airbyte-api/REAL-BEHAVIOUR.md``). Timestamps are epoch seconds. Read calls
 (``*/get``, ``*/list``) are idempotent and retried; writes are not.
+
+Jobs are read from ``jobs/get_without_logs``, never ``jobs/get``: the latter reads every
+attempt's log from the log store (up to a million lines each) and carries no job-level stats.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from dagster_airbyte_assets.client._dialect import ConnectionDraft, JobQuery, StartConflict
 from dagster_airbyte_assets.client._http import HttpCore
 from dagster_airbyte_assets.client._models import (
     AirbyteAttempt,
@@ -23,17 +28,31 @@ from dagster_airbyte_assets.client._models import (
     AirbyteSource,
     AirbyteStream,
     AirbyteStreamStats,
+    AirbyteSyncProgress,
     AirbyteWorkspaceInfo,
+    ApiDialect,
     normalise_namespace_definition,
+)
+from dagster_airbyte_assets.client._wire import (
+    destination_fields,
+    expect_list,
+    expect_mapping,
+    iso_utc,
+    parse_datetime,
+    reading,
+)
+from dagster_airbyte_assets.errors import (
+    AirbyteConflictError,
+    AirbyteDiscoverError,
+    AirbyteNotFoundError,
+    AirbyteServerError,
 )
 
 __all__ = [
     "ConfigApi",
-    "destination_fields",
-    "iso_utc",
     "parse_config_connection",
     "parse_config_job",
-    "parse_datetime",
+    "parse_config_schedule",
     "schedule_to_config",
     "stream_to_config",
 ]
@@ -45,48 +64,24 @@ KNOWN_DESTINATION_DEFINITIONS = {
     "22f6c74f-5699-40ff-833c-4a879ea40133": "bigquery",
     "94bd199c-2ff0-4aa2-b98e-17f0acb72610": "duckdb",
 }
-_JOB_TYPES = {"reset_connection": "reset"}
+# Public API job type -> Config API ``JobConfigType``.
+_CONFIG_TYPES = {
+    "sync": "sync",
+    "reset": "reset_connection",
+    "refresh": "refresh",
+    "clear": "clear",
+}
+_JOB_TYPES = {config: public for public, config in _CONFIG_TYPES.items()}
+# Job types every Config API knows: ``refresh`` arrived in v0.58.0 and ``clear`` in v0.60.0, and
+# an older server fails to deserialise a jobs/list naming them (REAL-BEHAVIOUR §1.6).
+_SAFE_CONFIG_TYPES = ("sync", "reset_connection")
 _PAGE_SIZE = 100
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    """Epoch seconds (Config API) or ISO 8601 (Public API) to an aware UTC datetime."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        seconds = float(value)
-        if seconds > 1e11:  # milliseconds, seen from some proxies and old servers
-            seconds /= 1000.0
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    text = str(value).strip()
-    if text.isdigit():
-        return parse_datetime(int(text))
-    parsed = datetime.fromisoformat(text.replace("z", "Z"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value != "" else None
 
 
 def _slug(name: str) -> str:
     text = name.strip().lower()
     text = text.removeprefix("destination-").removeprefix("airbyte/destination-")
     return "-".join(text.split())
-
-
-def destination_fields(configuration: Mapping[str, Any] | None) -> dict[str, str | None]:
-    """The non-secret parts of a destination configuration the loader needs (nothing else)."""
-    cfg = configuration if isinstance(configuration, Mapping) else {}
-    return {
-        "database": _str_or_none(cfg.get("database")) or _str_or_none(cfg.get("project_id")),
-        "schema_name": _str_or_none(cfg.get("schema")) or _str_or_none(cfg.get("dataset_id")),
-        "bucket_name": _str_or_none(cfg.get("s3_bucket_name")),
-        "bucket_path": _str_or_none(cfg.get("s3_bucket_path")),
-        "destination_path": _str_or_none(cfg.get("destination_path")),
-    }
 
 
 def parse_config_schedule(payload: Mapping[str, Any]) -> AirbyteSchedule:
@@ -129,8 +124,19 @@ def schedule_to_config(schedule: AirbyteSchedule) -> dict[str, Any]:
     return {"scheduleType": "manual"}
 
 
+def _selected_fields(config: Mapping[str, Any]) -> list[str] | None:
+    if not config.get("fieldSelectionEnabled"):
+        return None
+    names = []
+    for item in config.get("selectedFields") or []:
+        path = item.get("fieldPath") if isinstance(item, Mapping) else None
+        if isinstance(path, list) and path and isinstance(path[0], str):
+            names.append(path[0])
+    return list(dict.fromkeys(names))
+
+
 def parse_config_stream(item: Mapping[str, Any]) -> AirbyteStream:
-    stream = item.get("stream") or {}
+    stream = expect_mapping(item.get("stream"), "AirbyteStream")
     config = item.get("config") or {}
     schema = stream.get("jsonSchema", stream.get("json_schema"))
     return AirbyteStream(
@@ -142,6 +148,7 @@ def parse_config_stream(item: Mapping[str, Any]) -> AirbyteStream:
         destination_sync_mode=config.get("destinationSyncMode"),
         cursor_field=list(config.get("cursorField") or []),
         primary_key=[list(p) for p in config.get("primaryKey") or []],
+        selected_fields=_selected_fields(config),
     )
 
 
@@ -152,19 +159,21 @@ def stream_to_config(stream: AirbyteStream) -> dict[str, Any]:
         body["namespace"] = stream.namespace
     if stream.json_schema is not None:
         body["jsonSchema"] = stream.json_schema
-    return {
-        "stream": body,
-        "config": {
-            "syncMode": stream.sync_mode or "full_refresh",
-            "destinationSyncMode": stream.destination_sync_mode or "overwrite",
-            "cursorField": stream.cursor_field,
-            "primaryKey": stream.primary_key,
-            "selected": stream.selected,
-        },
+    config: dict[str, Any] = {
+        "syncMode": stream.sync_mode or "full_refresh",
+        "destinationSyncMode": stream.destination_sync_mode or "overwrite",
+        "cursorField": stream.cursor_field,
+        "primaryKey": stream.primary_key,
+        "selected": stream.selected,
     }
+    if stream.selected_fields is not None:
+        config["fieldSelectionEnabled"] = True
+        config["selectedFields"] = [{"fieldPath": [name]} for name in stream.selected_fields]
+    return {"stream": body, "config": config}
 
 
 def parse_config_connection(payload: Mapping[str, Any]) -> AirbyteConnection:
+    payload = expect_mapping(payload, "ConnectionRead")
     catalog = payload.get("syncCatalog") or {}
     streams = [parse_config_stream(item) for item in catalog.get("streams") or []]
     return AirbyteConnection(
@@ -194,45 +203,67 @@ def _failure_reason(summary: Any) -> str | None:
     return None
 
 
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None or isinstance(value, bool) else int(value)
+
+
+def _stream_stats(item: Mapping[str, Any], stats: Mapping[str, Any]) -> AirbyteStreamStats:
+    return AirbyteStreamStats(
+        stream_name=item["streamName"],
+        stream_namespace=item.get("streamNamespace") or None,
+        records_emitted=_int_or_none(stats.get("recordsEmitted")),
+        records_committed=_int_or_none(stats.get("recordsCommitted")),
+        bytes_emitted=_int_or_none(stats.get("bytesEmitted")),
+        bytes_committed=_int_or_none(stats.get("bytesCommitted")),
+    )
+
+
 def _parse_attempt(raw: Mapping[str, Any]) -> AirbyteAttempt:
     # JobInfoRead wraps each attempt ({attempt, logs}); JobWithAttemptsRead does not.
-    attempt = raw.get("attempt", raw)
+    attempt = expect_mapping(raw.get("attempt", raw), "AttemptRead")
     totals = attempt.get("totalStats") or {}
+    summary = attempt.get("failureSummary")
+    partial = summary.get("partialSuccess") if isinstance(summary, Mapping) else None
     return AirbyteAttempt(
         attempt_number=int(attempt.get("id", 0)),
         status=str(attempt.get("status", "")),
         created_at=parse_datetime(attempt.get("createdAt")),
         ended_at=parse_datetime(attempt.get("endedAt")),
-        records_synced=attempt.get("recordsSynced", totals.get("recordsCommitted")),
-        bytes_synced=attempt.get("bytesSynced", totals.get("bytesCommitted")),
-        failure_reason=_failure_reason(attempt.get("failureSummary")),
+        records_synced=_int_or_none(attempt.get("recordsSynced", totals.get("recordsCommitted"))),
+        bytes_synced=_int_or_none(attempt.get("bytesSynced", totals.get("bytesCommitted"))),
+        records_emitted=_int_or_none(totals.get("recordsEmitted")),
+        failure_reason=_failure_reason(summary),
+        partial_success=bool(partial) if partial is not None else None,
+        # AttemptRead.streamStats: [{streamName, streamNamespace?, stats: AttemptStats}]
+        stream_stats=[
+            _stream_stats(s, s.get("stats") or {})
+            for s in attempt.get("streamStats") or []
+            if isinstance(s, Mapping)
+        ],
     )
 
 
 def parse_config_job(payload: Mapping[str, Any]) -> AirbyteJob:
-    """``JobInfoRead`` / ``JobWithAttemptsRead`` / ``{job: JobRead}`` to an ``AirbyteJob``."""
-    job = payload.get("job", payload)
+    """``JobInfoRead`` / ``JobWithAttemptsRead`` / ``JobInfoLightRead`` / ``JobRead``."""
+    payload = expect_mapping(payload, "JobInfoRead")
+    job = expect_mapping(payload.get("job", payload), "JobRead")
     attempts = [_parse_attempt(a) for a in payload.get("attempts") or []]
     stats = job.get("aggregatedStats") or {}
-    stream_stats = [
-        AirbyteStreamStats(
-            stream_name=s["streamName"],
-            stream_namespace=s.get("streamNamespace"),
-            records_emitted=s.get("recordsEmitted"),
-            records_committed=s.get("recordsCommitted"),
-            bytes_emitted=s.get("bytesEmitted"),
-            bytes_committed=s.get("bytesCommitted"),
-        )
-        for s in job.get("streamAggregatedStats") or []
-    ]
+    # Job-level stream numbers exist only where the server hydrated them (jobs/list,
+    # jobs/get_without_logs on most versions); never on jobs/get (REAL-BEHAVIOUR §1.1).
+    stream_stats = [_stream_stats(s, s) for s in job.get("streamAggregatedStats") or []]
+    enabled = job.get("enabledStreams")
     failure = next((a.failure_reason for a in reversed(attempts) if a.failure_reason), None)
     created = parse_datetime(job.get("createdAt")) or datetime.now(UTC)
-    rows = stats.get("recordsCommitted")
-    byts = stats.get("bytesCommitted")
+    rows = _int_or_none(stats.get("recordsCommitted"))
+    byts = _int_or_none(stats.get("bytesCommitted"))
+    emitted = _int_or_none(stats.get("recordsEmitted"))
     if rows is None and attempts:
         rows = attempts[-1].records_synced
     if byts is None and attempts:
         byts = attempts[-1].bytes_synced
+    if emitted is None and attempts:
+        emitted = attempts[-1].records_emitted
     config_type = str(job.get("configType", "sync"))
     return AirbyteJob(
         job_id=int(job["id"]),
@@ -244,8 +275,15 @@ def parse_config_job(payload: Mapping[str, Any]) -> AirbyteJob:
         attempts=attempts,
         rows_synced=rows,
         bytes_synced=byts,
+        records_emitted=emitted,
         stream_stats=stream_stats,
+        stats_source="job" if stream_stats else None,
         failure_reason=failure,
+        enabled_streams=(
+            [(str(s["name"]), s.get("namespace") or None) for s in enabled]
+            if isinstance(enabled, list)
+            else None
+        ),
     )
 
 
@@ -283,26 +321,64 @@ def _parse_check(payload: Mapping[str, Any]) -> AirbyteCheckResult:
     return AirbyteCheckResult(succeeded=succeeded, status=status, message=message)
 
 
+def _parse_definition(payload: Mapping[str, Any], kind: str) -> AirbyteConnectorDefinition:
+    return AirbyteConnectorDefinition(
+        definition_id=payload[f"{kind}DefinitionId"],
+        name=payload.get("name", ""),
+        docker_repository=payload.get("dockerRepository"),
+        docker_image_tag=payload.get("dockerImageTag"),
+    )
+
+
+def _parse_progress(connection_id: str, payload: Any) -> AirbyteSyncProgress:
+    if isinstance(payload, list):
+        # v0.58-v0.60: a list of per-stream items (recordsExtracted/recordsLoaded).
+        items = [expect_mapping(i, "StreamSyncProgressReadItem") for i in payload]
+        job_ids = {_int_or_none(i.get("jobId")) for i in items} - {None}
+        return AirbyteSyncProgress(
+            connection_id=connection_id,
+            job_id=job_ids.pop() if len(job_ids) == 1 else None,
+            records_emitted=sum(int(i.get("recordsExtracted") or 0) for i in items) or None,
+            records_committed=sum(int(i.get("recordsLoaded") or 0) for i in items) or None,
+        )
+    payload = expect_mapping(payload, "ConnectionSyncProgressRead")
+    expect_list(payload, "streams", "ConnectionSyncProgressRead")
+    return AirbyteSyncProgress(
+        connection_id=str(payload.get("connectionId") or connection_id),
+        job_id=_int_or_none(payload.get("jobId")),
+        config_type=payload.get("configType"),
+        records_emitted=_int_or_none(payload.get("recordsEmitted")),
+        records_committed=_int_or_none(payload.get("recordsCommitted")),
+    )
+
+
 class ConfigApi:
-    """Every operation the client needs, in the Config API's words."""
+    """Every operation the client needs, in the Config API's words (``AirbyteDialect``)."""
+
+    name: ApiDialect = "config"
 
     def __init__(self, http: HttpCore, base_url: str) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
 
-    def _read(self, path: str, body: Any, **kw: Any) -> Any:
-        return self.http.call("POST", f"{self.base_url}/{path}", json=body, idempotent=True, **kw)
+    def _call(self, path: str, body: Any, *, idempotent: bool, **kw: Any) -> Any:
+        url = f"{self.base_url}/{path}"
+        return self.http.call("POST", url, json=body, idempotent=idempotent, **kw)
 
-    def _write(self, path: str, body: Any, **kw: Any) -> Any:
-        return self.http.call("POST", f"{self.base_url}/{path}", json=body, idempotent=False, **kw)
+    def _read(self, path: str, body: Any, **kw: Any) -> Any:
+        return self._call(path, body, idempotent=True, **kw)
+
+    def _parse(self, path: str, what: str) -> Any:
+        return reading(what, "POST", f"{self.base_url}/{path}")
 
     # -- workspaces -------------------------------------------------------------------------
     def list_workspaces(self) -> list[AirbyteWorkspaceInfo]:
         body = self._read("workspaces/list", {})
-        return [
-            AirbyteWorkspaceInfo(workspace_id=w["workspaceId"], name=w.get("name", ""))
-            for w in body.get("workspaces") or []
-        ]
+        with self._parse("workspaces/list", "WorkspaceReadList"):
+            return [
+                AirbyteWorkspaceInfo(workspace_id=w["workspaceId"], name=w.get("name", ""))
+                for w in expect_list(body, "workspaces", "WorkspaceReadList")
+            ]
 
     def get_workspace(self, workspace_id: str) -> AirbyteWorkspaceInfo:
         w = self._read(
@@ -311,32 +387,50 @@ class ConfigApi:
             resource_id=workspace_id,
             resource_kind="workspace",
         )
-        return AirbyteWorkspaceInfo(workspace_id=w["workspaceId"], name=w.get("name", ""))
+        with self._parse("workspaces/get", "WorkspaceRead"):
+            return AirbyteWorkspaceInfo(workspace_id=w["workspaceId"], name=w.get("name", ""))
 
     # -- sources / destinations -------------------------------------------------------------
+    def _actor_pages(self, kind: str, workspace_id: str, id_key: str) -> list[Mapping[str, Any]]:
+        """Every source or destination: from v1.8.0 these lists come in cursor pages of 20
+        (REAL-BEHAVIOUR §3.13); the answer's ``num_connections`` is the total, and the next
+        page starts after the last id. Older servers answer everything at once."""
+        path, what = f"{kind}/list", f"{kind[:-1].title()}ReadList"
+        items: list[Mapping[str, Any]] = []
+        body: dict[str, Any] = {"workspaceId": workspace_id}
+        while True:
+            page = self._read(path, body, resource_id=workspace_id, resource_kind="workspace")
+            with self._parse(path, what):
+                chunk = expect_list(page, kind, what)
+                items.extend(chunk)
+                total = page.get("num_connections")
+                if not chunk or not isinstance(total, int) or len(items) >= total:
+                    return items
+                body = {
+                    "workspaceId": workspace_id,
+                    "cursor": str(chunk[-1][id_key]),
+                    "pageSize": page.get("page_size") or len(chunk),
+                }
+
     def list_sources(self, workspace_id: str) -> list[AirbyteSource]:
-        body = self._read(
-            "sources/list",
-            {"workspaceId": workspace_id},
-            resource_id=workspace_id,
-            resource_kind="workspace",
-        )
-        return [parse_config_source(s) for s in body.get("sources") or []]
+        items = self._actor_pages("sources", workspace_id, "sourceId")
+        with self._parse("sources/list", "SourceReadList"):
+            return [parse_config_source(s) for s in items]
 
     def get_source(self, source_id: str) -> AirbyteSource:
         body = self._read(
-            "sources/get", {"sourceId": source_id}, resource_id=source_id, resource_kind="source"
+            "sources/get",
+            {"sourceId": source_id},
+            resource_id=source_id,
+            resource_kind="source",
         )
-        return parse_config_source(body)
+        with self._parse("sources/get", "SourceRead"):
+            return parse_config_source(body)
 
     def list_destinations(self, workspace_id: str) -> list[AirbyteDestination]:
-        body = self._read(
-            "destinations/list",
-            {"workspaceId": workspace_id},
-            resource_id=workspace_id,
-            resource_kind="workspace",
-        )
-        return [parse_config_destination(d) for d in body.get("destinations") or []]
+        items = self._actor_pages("destinations", workspace_id, "destinationId")
+        with self._parse("destinations/list", "DestinationReadList"):
+            return [parse_config_destination(d) for d in items]
 
     def get_destination(self, destination_id: str) -> AirbyteDestination:
         body = self._read(
@@ -345,7 +439,8 @@ class ConfigApi:
             resource_id=destination_id,
             resource_kind="destination",
         )
-        return parse_config_destination(body)
+        with self._parse("destinations/get", "DestinationRead"):
+            return parse_config_destination(body)
 
     # -- connections ------------------------------------------------------------------------
     def list_connections(self, workspace_id: str) -> list[AirbyteConnection]:
@@ -355,7 +450,9 @@ class ConfigApi:
             resource_id=workspace_id,
             resource_kind="workspace",
         )
-        return [parse_config_connection(c) for c in body.get("connections") or []]
+        with self._parse("connections/list", "ConnectionReadList"):
+            items = expect_list(body, "connections", "ConnectionReadList")
+            return [parse_config_connection(c) for c in items]
 
     def get_connection(self, connection_id: str) -> AirbyteConnection:
         body = self._read(
@@ -364,10 +461,26 @@ class ConfigApi:
             resource_id=connection_id,
             resource_kind="connection",
         )
-        return parse_config_connection(body)
+        with self._parse("connections/get", "ConnectionRead"):
+            return parse_config_connection(body)
 
-    def create_connection(self, body: dict[str, Any]) -> AirbyteConnection:
-        return parse_config_connection(self._write("connections/create", body))
+    def create_connection(self, draft: ConnectionDraft) -> AirbyteConnection:
+        body: dict[str, Any] = {
+            "sourceId": draft.source_id,
+            "destinationId": draft.destination_id,
+            "status": draft.status,
+            "namespaceDefinition": draft.namespace_definition,
+            "prefix": draft.prefix,
+            "syncCatalog": {"streams": [stream_to_config(s) for s in draft.streams]},
+            **schedule_to_config(draft.schedule),
+        }
+        if draft.name:
+            body["name"] = draft.name
+        if draft.namespace_format is not None:
+            body["namespaceFormat"] = draft.namespace_format
+        result = self._call("connections/create", body, idempotent=False)
+        with self._parse("connections/create", "ConnectionRead"):
+            return parse_config_connection(result)
 
     def update_connection(
         self, connection_id: str, *, schedule: AirbyteSchedule | None, status: str | None
@@ -379,78 +492,137 @@ class ConfigApi:
             body["status"] = status
         # An update with the same values is harmless, so it may be retried.
         result = self._read(
-            "connections/update", body, resource_id=connection_id, resource_kind="connection"
+            "connections/update",
+            body,
+            resource_id=connection_id,
+            resource_kind="connection",
         )
-        return parse_config_connection(result)
+        with self._parse("connections/update", "ConnectionRead"):
+            return parse_config_connection(result)
 
     # -- jobs -------------------------------------------------------------------------------
     def start_job(self, connection_id: str, job_type: str) -> AirbyteJob:
         path = {"sync": "connections/sync", "reset": "connections/reset"}.get(
             job_type, f"connections/{job_type}"
         )
-        # Never retried after sending: the client resolves ambiguity by looking for the job.
-        body = self.http.call(
-            "POST",
-            f"{self.base_url}/{path}",
-            json={"connectionId": connection_id},
+        # Never replayed after sending: the caller resolves ambiguity by looking for the job.
+        body = self._call(
+            path,
+            {"connectionId": connection_id},
             idempotent=False,
             resource_id=connection_id,
             resource_kind="connection",
         )
-        return parse_config_job(body)
+        with self._parse(path, "JobInfoRead"):
+            return parse_config_job(body)
+
+    def start_conflict(self, error: AirbyteConflictError) -> StartConflict:
+        # The Config API answers 409 only for "a job is already running" (ValueConflict-
+        # KnownException, REAL-BEHAVIOUR §2.8); an inactive connection is a 500 (§2.9).
+        return StartConflict.RUNNING
 
     def get_job(self, job_id: int) -> AirbyteJob:
-        body = self._read("jobs/get", {"id": job_id}, resource_id=str(job_id), resource_kind="job")
-        return parse_config_job(body)
+        """The job without its logs; job-level stats hydrated where the server does it."""
+        try:
+            body = self._read(
+                "jobs/get_without_logs",
+                {"id": job_id},
+                resource_id=str(job_id),
+                resource_kind="job",
+            )
+        except AirbyteServerError as exc:
+            # An unknown job id is a 500 (DefaultJobPersistence.getJob throws a bare
+            # RuntimeException); releases before 2.0 still say so in the message.
+            if "Could not find job with id" in (exc.message or ""):
+                raise AirbyteNotFoundError(
+                    f"Airbyte has no job {job_id}",
+                    resource_id=str(job_id),
+                    status_code=exc.status_code,
+                    message=exc.message,
+                    method=exc.method,
+                    url=exc.url,
+                ) from exc
+            raise
+        with self._parse("jobs/get_without_logs", "JobInfoRead"):
+            return parse_config_job(body)
+
+    def get_job_from_list(self, connection_id: str, job_id: int) -> AirbyteJob | None:
+        """The job as ``jobs/list`` hydrates it (attempt stats on every version since 0.50).
+
+        ``includingJobId`` lists the connection's newest jobs down to this one.
+        """
+        body = self._read(
+            "jobs/list",
+            {
+                "configTypes": ["sync"],
+                "configId": connection_id,
+                "includingJobId": job_id,
+                "pagination": {"pageSize": 1, "rowOffset": 0},
+            },
+        )
+        with self._parse("jobs/list", "JobReadList"):
+            jobs = [parse_config_job(j) for j in expect_list(body, "jobs", "JobReadList")]
+        return next((job for job in jobs if job.job_id == job_id), None)
 
     def cancel_job(self, job_id: int) -> AirbyteJob:
-        body = self._write(
-            "jobs/cancel", {"id": job_id}, resource_id=str(job_id), resource_kind="job"
+        body = self._call(
+            "jobs/cancel",
+            {"id": job_id},
+            idempotent=False,
+            resource_id=str(job_id),
+            resource_kind="job",
         )
-        return parse_config_job(body)
+        with self._parse("jobs/cancel", "JobInfoRead"):
+            return parse_config_job(body)
 
-    def list_jobs(
-        self,
-        *,
-        connection_id: str | None,
-        job_type: str | None,
-        status: str | None,
-        created_at_start: datetime | None,
-        updated_at_start: datetime | None,
-        order_by: str,
-        limit: int | None,
-    ) -> list[AirbyteJob]:
-        types = [job_type] if job_type else ["sync", "reset", "refresh", "clear"]
-        config_types = [{"reset": "reset_connection"}.get(t, t) for t in types]
-        body: dict[str, Any] = {"configTypes": config_types}
-        if connection_id:
-            body["configId"] = connection_id
-        if status:
-            body["statuses"] = [status]
-        if created_at_start:
-            body["createdAtStart"] = iso_utc(created_at_start)
-        if updated_at_start:
-            body["updatedAtStart"] = iso_utc(updated_at_start)
-        field, _, method = order_by.partition("|")
+    def list_jobs(self, query: JobQuery) -> list[AirbyteJob]:
+        if query.job_types is None:
+            config_types: Sequence[str] = _SAFE_CONFIG_TYPES
+        else:
+            config_types = [_CONFIG_TYPES.get(t, t) for t in query.job_types]
+        body: dict[str, Any] = {"configTypes": list(config_types)}
+        if query.connection_id:
+            body["configId"] = query.connection_id
+        if query.status:
+            body["statuses"] = [query.status]
+        if query.created_at_start:
+            body["createdAtStart"] = iso_utc(query.created_at_start)
+        if query.updated_at_start:
+            body["updatedAtStart"] = iso_utc(query.updated_at_start)
+        field, _, method = query.order_by.partition("|")
         if field:
             body["orderByField"] = field
             body["orderByMethod"] = (method or "ASC").upper()
         jobs: list[AirbyteJob] = []
         offset = 0
+        limit = query.limit
         while True:
             size = _PAGE_SIZE if limit is None else min(_PAGE_SIZE, limit - len(jobs))
             page_body = {**body, "pagination": {"pageSize": size, "rowOffset": offset}}
-            page = self._read("jobs/list", page_body).get("jobs") or []
-            jobs.extend(parse_config_job(j) for j in page)
-            offset += len(page)
-            if len(page) < size or (limit is not None and len(jobs) >= limit):
+            page = self._read("jobs/list", page_body)
+            with self._parse("jobs/list", "JobReadList"):
+                items = expect_list(page, "jobs", "JobReadList")
+                jobs.extend(parse_config_job(j) for j in items)
+            offset += len(items)
+            if len(items) < size or (limit is not None and len(jobs) >= limit):
                 return jobs
+
+    def sync_progress(self, connection_id: str) -> AirbyteSyncProgress:
+        """``connections/sync_progress`` (from v0.50.33): the running job's numbers so far."""
+        body = self._read(
+            "connections/sync_progress",
+            {"connectionId": connection_id},
+            resource_id=connection_id,
+            resource_kind="connection",
+        )
+        with self._parse("connections/sync_progress", "ConnectionSyncProgressRead"):
+            return _parse_progress(connection_id, body)
 
     # -- management -------------------------------------------------------------------------
     def create_source(
         self, workspace_id: str, name: str, definition_id: str, configuration: dict[str, Any]
     ) -> AirbyteSource:
-        body = self._write(
+        body = self._call(
             "sources/create",
             {
                 "workspaceId": workspace_id,
@@ -458,13 +630,15 @@ class ConfigApi:
                 "sourceDefinitionId": definition_id,
                 "connectionConfiguration": configuration,
             },
+            idempotent=False,
         )
-        return parse_config_source(body)
+        with self._parse("sources/create", "SourceRead"):
+            return parse_config_source(body)
 
     def create_destination(
         self, workspace_id: str, name: str, definition_id: str, configuration: dict[str, Any]
     ) -> AirbyteDestination:
-        body = self._write(
+        body = self._call(
             "destinations/create",
             {
                 "workspaceId": workspace_id,
@@ -472,8 +646,10 @@ class ConfigApi:
                 "destinationDefinitionId": definition_id,
                 "connectionConfiguration": configuration,
             },
+            idempotent=False,
         )
-        return parse_config_destination(body)
+        with self._parse("destinations/create", "DestinationRead"):
+            return parse_config_destination(body)
 
     def check_source(self, source_id: str) -> AirbyteCheckResult:
         body = self._read(
@@ -482,7 +658,8 @@ class ConfigApi:
             resource_id=source_id,
             resource_kind="source",
         )
-        return _parse_check(body)
+        with self._parse("sources/check_connection", "CheckConnectionRead"):
+            return _parse_check(body)
 
     def check_destination(self, destination_id: str) -> AirbyteCheckResult:
         body = self._read(
@@ -491,40 +668,46 @@ class ConfigApi:
             resource_id=destination_id,
             resource_kind="destination",
         )
-        return _parse_check(body)
+        with self._parse("destinations/check_connection", "CheckConnectionRead"):
+            return _parse_check(body)
 
     def discover_source_schema(self, source_id: str) -> list[AirbyteStream]:
+        """The source's schema now; a failed discovery is an error, never an empty catalog.
+
+        Airbyte answers a failed discovery with HTTP 200, no ``catalog`` and
+        ``jobInfo.succeeded = false`` plus a failure reason (REAL-BEHAVIOUR §4.18).
+        """
         body = self._read(
             "sources/discover_schema",
             {"sourceId": source_id, "disable_cache": True},
             resource_id=source_id,
             resource_kind="source",
         )
-        catalog = body.get("catalog") or {}
-        return [parse_config_stream(item) for item in catalog.get("streams") or []]
+        with self._parse("sources/discover_schema", "SourceDiscoverSchemaRead"):
+            body = expect_mapping(body, "SourceDiscoverSchemaRead")
+            catalog = body.get("catalog")
+            if not isinstance(catalog, Mapping):
+                job_info = body.get("jobInfo") or {}
+                reason = job_info.get("failureReason") if isinstance(job_info, Mapping) else None
+                text = None
+                if isinstance(reason, Mapping):
+                    text = reason.get("externalMessage") or reason.get("internalMessage")
+                raise AirbyteDiscoverError(
+                    f"Airbyte could not discover the schema of source {source_id}: "
+                    f"{text or 'it answered without a catalog'}",
+                    resource_id=source_id,
+                    message=str(text) if text else None,
+                )
+            return [parse_config_stream(item) for item in catalog.get("streams") or []]
 
     def list_source_definitions(self) -> list[AirbyteConnectorDefinition]:
         body = self._read("source_definitions/list", {})
-        return [_parse_definition(d, "source") for d in body.get("sourceDefinitions") or []]
+        with self._parse("source_definitions/list", "SourceDefinitionReadList"):
+            items = expect_list(body, "sourceDefinitions", "SourceDefinitionReadList")
+            return [_parse_definition(d, "source") for d in items]
 
     def list_destination_definitions(self) -> list[AirbyteConnectorDefinition]:
         body = self._read("destination_definitions/list", {})
-        return [
-            _parse_definition(d, "destination") for d in body.get("destinationDefinitions") or []
-        ]
-
-
-def _parse_definition(payload: Mapping[str, Any], kind: str) -> AirbyteConnectorDefinition:
-    return AirbyteConnectorDefinition(
-        definition_id=payload[f"{kind}DefinitionId"],
-        name=payload.get("name", ""),
-        docker_repository=payload.get("dockerRepository"),
-        docker_image_tag=payload.get("dockerImageTag"),
-    )
-
-
-def iso_utc(value: datetime) -> str:
-    """UTC with a real ``Z``: a naive datetime is taken as UTC, an aware one converted."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with self._parse("destination_definitions/list", "DestinationDefinitionReadList"):
+            items = expect_list(body, "destinationDefinitions", "DestinationDefinitionReadList")
+            return [_parse_definition(d, "destination") for d in items]

@@ -29,7 +29,7 @@ from dagster_airbyte_assets.errors import (
     redact_url,
 )
 
-__all__ = ["HttpCore", "airbyte_message"]
+__all__ = ["HttpCore", "airbyte_message", "problem_title"]
 
 _USER_AGENT = "dagster-airbyte-assets"
 
@@ -46,6 +46,29 @@ def airbyte_message(body: Any) -> str | None:
         if isinstance(value, str) and value:
             return value if key != "errorId" else f"errorId {value}"
     return None
+
+
+def problem_title(body: Any) -> str | None:
+    """The Public API's RFC 9457 problem name (``try-again-later``, ``state-conflict``...)."""
+    if not isinstance(body, dict):
+        return None
+    title = body.get("title")
+    if isinstance(title, str) and title:
+        return title
+    kind = body.get("type")
+    if isinstance(kind, str) and "#" in kind:
+        # ``https://reference.airbyte.com/reference/errors#409-state-conflict``
+        fragment = kind.rsplit("#", 1)[1]
+        return fragment.split("-", 1)[1] if fragment[:3].isdigit() else fragment
+    return None
+
+
+def _looks_like_airbyte_error(body: Any) -> bool:
+    """Config API errors carry ``message`` (KnownExceptionInfo, NotFoundKnownExceptionInfo),
+    Micronaut's own 404 carries ``message`` too, Public API problems ``title``/``detail``."""
+    return isinstance(body, dict) and any(
+        isinstance(body.get(key), str) for key in ("message", "detail", "title", "errorId")
+    )
 
 
 class HttpCore:
@@ -101,8 +124,35 @@ class HttpCore:
         resource_kind: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> Any:
-        """Send with retries; return the decoded JSON body (None for an empty body)."""
+        """Send with retries; return the decoded JSON body (None for an empty body).
+
+        A body that is not Airbyte's (an HTML page, cut-off JSON) on an idempotent call is
+        read once more at once: proxies answer with error pages for a moment, and a second
+        such answer is taken as the truth (the wrong URL) instead of waiting out retries.
+        """
         policy = retry or self.retry
+        try:
+            return self._call_with_retries(
+                method, url, json, params, idempotent, resource_id, resource_kind, policy
+            )
+        except AirbyteNotAirbyteError as exc:
+            if not idempotent or not (exc.status_code is None or 200 <= exc.status_code < 300):
+                raise
+        return self._call_with_retries(
+            method, url, json, params, idempotent, resource_id, resource_kind, policy
+        )
+
+    def _call_with_retries(
+        self,
+        method: str,
+        url: str,
+        json: Any,
+        params: Any,
+        idempotent: bool,
+        resource_id: str | None,
+        resource_kind: str | None,
+        policy: RetryPolicy,
+    ) -> Any:
         for attempt in stamina.retry_context(
             on=make_retry_hook(policy, idempotent=idempotent),
             attempts=policy.attempts,
@@ -218,6 +268,7 @@ class HttpCore:
             "method": method,
             "url": url,
             "retry_after": parse_retry_after(response.headers.get("Retry-After")),
+            "problem": problem_title(body),
         }
         if status >= 500:
             # Proxies answer 502/503 with HTML: still a server error (and retryable).
@@ -228,8 +279,21 @@ class HttpCore:
             )
         if not is_json and status not in (408, 429):
             common.pop("retry_after")
+            common.pop("problem")
             return AirbyteNotAirbyteError(
                 f"{redact_url(url)} answered {status} without a JSON body; "
+                "is this an Airbyte server and the right URL/API?",
+                **common,
+            )
+        if common["problem"] == "resource-not-found":
+            # The Public API answered a missing resource with 400 up to v1.1, 404 from v1.2.
+            what = f"{resource_kind} {resource_id}" if resource_id else "resource"
+            return AirbyteNotFoundError(f"Airbyte has no {what}", resource_id=resource_id, **common)
+        if status == 404 and not _looks_like_airbyte_error(body):
+            common.pop("retry_after")
+            common.pop("problem")
+            return AirbyteNotAirbyteError(
+                f"{redact_url(url)} answered 404 with JSON that is not an Airbyte error; "
                 "is this an Airbyte server and the right URL/API?",
                 **common,
             )

@@ -26,6 +26,7 @@ __all__ = [
     "AirbyteSource",
     "AirbyteStream",
     "AirbyteStreamStats",
+    "AirbyteSyncProgress",
     "AirbyteWorkspaceInfo",
     "ApiDialect",
     "JobStatus",
@@ -117,6 +118,8 @@ class AirbyteStream(_Model):
     destination_sync_mode: str | None = None
     cursor_field: list[str] = []
     primary_key: list[list[str]] = []
+    selected_fields: list[str] | None = None
+    """Top-level fields synced when the connection uses field selection; ``None``: all."""
 
 
 class AirbyteConnection(_Model):
@@ -159,7 +162,12 @@ class AirbyteAttempt(_Model):
     ended_at: datetime | None = None
     records_synced: int | None = None
     bytes_synced: int | None = None
+    records_emitted: int | None = None
     failure_reason: str | None = None
+    partial_success: bool | None = None
+    """``failureSummary.partialSuccess``: the attempt failed after committing some data."""
+    stream_stats: list[AirbyteStreamStats] = []
+    """This attempt's per-stream numbers (``attempts[].streamStats``), when the server gave them."""
 
 
 class AirbyteJob(_Model):
@@ -172,9 +180,29 @@ class AirbyteJob(_Model):
     updated_at: datetime | None = None
     attempts: list[AirbyteAttempt] = []
     rows_synced: int | None = None
+    """Records committed by the job (``rowsSynced`` on the Public API)."""
     bytes_synced: int | None = None
+    records_emitted: int | None = None
+    """Records read from the source, where the dialect reports it (Config API)."""
     stream_stats: list[AirbyteStreamStats] = []
+    """Final per-stream numbers; see ``stats_source`` for where they came from."""
+    stats_source: str | None = None
+    """``"job"`` (Airbyte's own aggregation), ``"attempts"`` (aggregated here as Airbyte does)
+    or ``None``: no per-stream numbers (the Public API has none)."""
     failure_reason: str | None = None
+    attempts_known: bool = True
+    """False where the dialect reports no attempts (the Public API): ``attempts`` is empty
+    because nothing is known, not because there were none."""
+    enabled_streams: list[tuple[str, str | None]] | None = None
+    """The streams this job synced (``JobRead.enabledStreams``); ``None`` when not reported."""
+
+    @property
+    def failed_attempts(self) -> int:
+        return sum(1 for attempt in self.attempts if attempt.status == "failed")
+
+    @property
+    def partial_success(self) -> bool:
+        return any(attempt.partial_success for attempt in self.attempts)
 
     @property
     def is_known_status(self) -> bool:
@@ -194,6 +222,17 @@ class AirbyteJob(_Model):
         if self.updated_at is None:
             return None
         return max(0.0, (self.updated_at - self.created_at).total_seconds())
+
+
+class AirbyteSyncProgress(_Model):
+    """``connections/sync_progress``: the job running for a connection, and its numbers so far."""
+
+    connection_id: str
+    job_id: int | None = None
+    """``None`` when nothing runs for the connection."""
+    config_type: str | None = None
+    records_emitted: int | None = None
+    records_committed: int | None = None
 
 
 class AirbyteConnectorDefinition(_Model):

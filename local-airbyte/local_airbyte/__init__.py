@@ -14,14 +14,23 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["LocalAirbyte"]
+from .profiles import DEFAULT_PROFILE, PROFILES
+
+__all__ = ["DEFAULT_PROFILE", "PROFILES", "LocalAirbyte"]
 
 
 class LocalAirbyte:
     """One server instance, run by uvicorn on a background thread.
 
     ``port=0`` picks a free port; ``url`` is the deployment root, so clients use
-    ``config_api_url`` (``/api/v1``) and ``public_api_url`` (``/api/public/v1``).
+    ``config_api_url`` (``/api/v1``) and ``public_api_url`` (``/api/public/v1``; ``/v1`` for the
+    ``cloud`` profile).
+
+    ``airbyte_version``: which Airbyte release to behave like, one of :data:`PROFILES`
+    (default :data:`DEFAULT_PROFILE`; ``"v1.8.0"``-style tags are accepted). ``log_lines``:
+    lines per attempt log returned by ``jobs/get`` (real logs are long; make them so).
+    ``list_seed``: seeds the unstable order of Public API list pages. ``token_expires_in`` and
+    ``queue_seconds`` default to the profile's (Cloud: 180 s tokens, jobs ``queued`` 0.5 s).
     """
 
     def __init__(
@@ -33,18 +42,44 @@ class LocalAirbyte:
         seed: str | None = None,
         test_controls: bool = False,
         scheduler: bool = False,
-        token_expires_in: int = 900,
+        token_expires_in: int | None = None,
         basic_credentials: tuple[str, str] = ("airbyte", "password"),
         client_credentials: tuple[str, str] = ("local-client", "local-secret"),
         max_attempts: int = 3,
         registry: Any | None = None,
         scheduler_interval: float = 5.0,
         retry_delay: float = 0.2,
+        airbyte_version: str | None = None,
+        log_lines: int = 0,
+        list_seed: int = 0,
+        queue_seconds: float | None = None,
     ) -> None:
+        from .profiles import get_profile
+
         if auth not in ("none", "basic", "client-credentials"):
             raise ValueError(f"unknown auth mode {auth!r}")
         if seed not in (None, "sample"):
             raise ValueError(f"unknown seed {seed!r}")
+        self.profile = get_profile(airbyte_version)
+        if (
+            auth == "client-credentials"
+            and not self.profile.public_token
+            and not self.profile.has_config_action("applications/token")
+        ):
+            raise ValueError(
+                f"Airbyte {self.profile.release} has no application tokens:"
+                " use auth='basic' or 'none'"
+            )
+        if log_lines < 0:
+            raise ValueError("log_lines must be >= 0")
+        self.airbyte_version = self.profile.name
+        self.log_lines = log_lines
+        self.list_seed = list_seed
+        self.queue_seconds = (
+            queue_seconds
+            if queue_seconds is not None
+            else (0.5 if self.profile.emits_queued else 0.0)
+        )
         self.state_dir = Path(state_dir)
         self.host = host
         self.port = port
@@ -52,7 +87,9 @@ class LocalAirbyte:
         self.seed = seed
         self.test_controls = test_controls
         self.scheduler = scheduler
-        self.token_expires_in = token_expires_in
+        self.token_expires_in = (
+            token_expires_in if token_expires_in is not None else self.profile.token_expires_in
+        )
         self.basic_credentials = basic_credentials
         self.client_credentials = client_credentials
         self.max_attempts = max_attempts
@@ -67,7 +104,10 @@ class LocalAirbyte:
         self.sample_connection_id: str | None = None
 
     def __repr__(self) -> str:
-        return f"LocalAirbyte(url={self.url!r}, auth={self.auth!r})"
+        return (
+            f"LocalAirbyte(url={self.url!r}, auth={self.auth!r},"
+            f" airbyte_version={self.airbyte_version!r})"
+        )
 
     @property
     def url(self) -> str:
@@ -79,7 +119,7 @@ class LocalAirbyte:
 
     @property
     def public_api_url(self) -> str:
-        return f"{self.url}/api/public/v1"
+        return f"{self.url}{self.profile.public_prefix}"
 
     def __enter__(self) -> LocalAirbyte:
         self.start()
@@ -97,7 +137,7 @@ class LocalAirbyte:
         import uvicorn
 
         from .app import LocalAirbyteApp, create_app
-        from .auth import Authenticator, TokenIssuer
+        from .auth import Authenticator, TokenIssuer, open_paths
         from .engine import JobEngine
         from .faults import Faults
         from .seed import seed_sample
@@ -114,6 +154,7 @@ class LocalAirbyte:
             self._registry,
             max_attempts=self.max_attempts,
             retry_delay=self.retry_delay,
+            queue_seconds=self.queue_seconds,
         )
         settings = Settings(
             auth=self.auth,
@@ -121,15 +162,26 @@ class LocalAirbyte:
             token_expires_in=self.token_expires_in,
             basic_credentials=self.basic_credentials,
             client_credentials=self.client_credentials,
+            profile=self.profile,
+            log_lines=self.log_lines,
+            list_seed=self.list_seed,
         )
-        service = Service(self._store, self._engine, self._registry, settings)
+        tokens = TokenIssuer(
+            *self.client_credentials,
+            expires_in=self.token_expires_in,
+            invalid_status=self.profile.invalid_client_status,
+        )
+        service = Service(self._store, self._engine, self._registry, settings, tokens)
         if not self._store.list("workspaces"):
             service.create_workspace("default")
         self.workspace_id = self._store.list("workspaces")[0]["workspaceId"]
-        tokens = TokenIssuer(*self.client_credentials, expires_in=self.token_expires_in)
-        authenticator = Authenticator(self.auth, self.basic_credentials, tokens)
+        authenticator = Authenticator(
+            self.auth, self.basic_credentials, tokens, open_paths(self.profile.public_prefix)
+        )
         faults = Faults()
-        outer = LocalAirbyteApp(create_app(service, authenticator, faults), authenticator, faults)
+        outer = LocalAirbyteApp(
+            create_app(service, authenticator, faults), authenticator, faults, self.profile
+        )
         outer.test_controls = self.test_controls
 
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)

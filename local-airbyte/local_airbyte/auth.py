@@ -19,12 +19,23 @@ import uuid
 
 from .api_errors import InvalidInput, Unauthorized
 
-__all__ = ["OPEN_PATHS", "Authenticator", "TokenIssuer"]
+__all__ = ["OPEN_PATHS", "Authenticator", "TokenIssuer", "open_paths"]
 
-# Paths a real deployment serves without credentials.
+# Paths a real deployment serves without credentials (Public paths under the profile's prefix).
 OPEN_PATHS = frozenset(
     {"/api/v1/health", "/api/public/v1/health", "/api/public/v1/applications/token"}
 )
+
+
+def open_paths(public_prefix: str) -> frozenset[str]:
+    return frozenset(
+        {
+            "/api/v1/health",
+            "/api/v1/applications/token",
+            f"{public_prefix}/health",
+            f"{public_prefix}/applications/token",
+        }
+    )
 
 
 def _b64(data: bytes) -> str:
@@ -38,10 +49,13 @@ def _unb64(text: str) -> bytes:
 class TokenIssuer:
     """Issues and verifies access tokens for one client id/secret pair."""
 
-    def __init__(self, client_id: str, client_secret: str, expires_in: int) -> None:
+    def __init__(
+        self, client_id: str, client_secret: str, expires_in: int, invalid_status: int = 400
+    ) -> None:
         self._client_id = client_id
         self._client_secret = client_secret
         self.expires_in = expires_in
+        self.invalid_status = invalid_status
         self._key = secrets.token_bytes(32)
 
     def __repr__(self) -> str:  # never show the secret
@@ -51,7 +65,10 @@ class TokenIssuer:
         ok_id = hmac.compare_digest(client_id.encode(), self._client_id.encode())
         ok_secret = hmac.compare_digest(client_secret.encode(), self._client_secret.encode())
         if not (ok_id and ok_secret):
-            # Airbyte OSS answers wrong credentials with 400 (DIGEST §0).
+            # Airbyte OSS answered wrong credentials with 400 (BadRequestException, DIGEST §0);
+            # main answers 401 (InvalidClientCredentialsExceptionHandler.kt@main:29-45).
+            if self.invalid_status == 401:
+                raise Unauthorized("Invalid client id or token")
             raise InvalidInput("client_id", "Invalid client id or token")
         now = int(time.time())
         header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
@@ -90,19 +107,26 @@ class TokenIssuer:
 class Authenticator:
     """Checks the ``Authorization`` header of one request against the configured mode."""
 
-    def __init__(self, mode: str, basic: tuple[str, str], tokens: TokenIssuer) -> None:
+    def __init__(
+        self,
+        mode: str,
+        basic: tuple[str, str],
+        tokens: TokenIssuer,
+        open_paths: frozenset[str] = OPEN_PATHS,
+    ) -> None:
         if mode not in ("none", "basic", "client-credentials"):
             raise ValueError(f"unknown auth mode {mode!r}")
         self.mode = mode
         self._basic = basic
         self.tokens = tokens
+        self.open_paths = open_paths
 
     def __repr__(self) -> str:
         return f"Authenticator(mode={self.mode!r})"
 
     def check(self, path: str, authorization: str | None) -> None:
         """Raise Unauthorized unless the request may proceed."""
-        if self.mode == "none" or path in OPEN_PATHS or not path.startswith("/api/"):
+        if self.mode == "none" or path in self.open_paths or path.startswith("/_local/"):
             return
         scheme, _, value = (authorization or "").partition(" ")
         if self.mode == "basic" and scheme.lower() == "basic":

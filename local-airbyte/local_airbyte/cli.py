@@ -31,6 +31,26 @@ def build_parser(prog: str = "local-airbyte") -> argparse.ArgumentParser:
     serve.add_argument(
         "--scheduler", action="store_true", help="Run connection schedules (manual/basic/cron)."
     )
+    from .profiles import DEFAULT_PROFILE, PROFILES
+
+    serve.add_argument(
+        "--airbyte-version",
+        default=DEFAULT_PROFILE,
+        metavar="PROFILE",
+        help=f"Behave like this Airbyte release: {', '.join(PROFILES)} (default {DEFAULT_PROFILE}).",
+    )
+    serve.add_argument(
+        "--log-lines",
+        type=int,
+        default=0,
+        help="Lines per attempt log returned by jobs/get (default: the real lines only).",
+    )
+    serve.add_argument(
+        "--token-expires-in",
+        type=int,
+        default=None,
+        help="Access token lifetime in seconds (default: the profile's, 900; cloud 180).",
+    )
     return parser
 
 

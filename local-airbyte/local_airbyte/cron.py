@@ -17,11 +17,12 @@ the server's own so that the two can disagree, and a test can see it.
 from __future__ import annotations
 
 import calendar
+import itertools
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["CronError", "QuartzCron"]
+__all__ = ["CronError", "QuartzCron", "check_frequency"]
 
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 _WEEKDAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
@@ -186,3 +187,31 @@ class QuartzCron:
                         return candidate
             day += timedelta(days=1)
         return None
+
+
+def check_frequency(
+    cron: QuartzCron, minimum_seconds: int = 60, now: datetime | None = None
+) -> None:
+    """Refuse an expression whose next executions come closer than ``minimum_seconds``.
+
+    ``CronExpressionHelper.checkDoesNotExecuteMoreThanOncePerInterval``
+    (``airbyte-config/config-models/.../helpers/CronExpressionHelper.kt``): the next three
+    executions from now, each gap at least the minimum; ``validateCronExpression`` applies one
+    minute to every expression ("Cron executions must be at least 1 minute apart"). Sub-hour
+    floors beyond that depend on flags that OSS leaves open (``SubOneHourSyncSchedules``,
+    default true, ``FlagDefinitions.kt@main:177``).
+    """
+    moment = now or datetime.now(cron.tz)
+    executions: list[datetime] = []
+    for _ in range(3):
+        fire = cron.next_after(moment)
+        if fire is None:
+            break
+        executions.append(fire)
+        moment = fire
+    for earlier, later in itertools.pairwise(executions):
+        if (later - earlier).total_seconds() < minimum_seconds:
+            description = (
+                "1 minute" if minimum_seconds == 60 else f"{minimum_seconds // 60} minutes"
+            )
+            raise CronError(f"Cron executions must be at least {description} apart")

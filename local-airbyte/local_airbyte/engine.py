@@ -17,10 +17,10 @@ import time
 import uuid
 from typing import Any
 
-from .api_errors import Conflict, NotFound
+from .api_errors import ApiError, Conflict, IllegalState, JobNotFound, NotFound
 from .connectors.base import ConfiguredStream, ConnectorError, Registry
 from .cron import CronError, QuartzCron
-from .store import TERMINAL_STATUSES, Store
+from .store import Store
 
 __all__ = ["JobEngine", "resolve_streams", "stream_key"]
 
@@ -82,22 +82,33 @@ def _dig(record: dict[str, Any], path: tuple[str, ...]) -> Any:
 def resolve_streams(
     connection: dict[str, Any], default_namespace: str | None, job_id: int
 ) -> list[ConfiguredStream]:
-    """The selected streams of ``connection`` with Airbyte's namespace and prefix rules applied."""
-    definition = connection.get("namespaceDefinition") or "destination"
+    """The selected streams of ``connection`` with Airbyte's namespace and prefix rules applied.
+
+    ``airbyte-commons-worker/.../internal/Mapper.kt`` (~139-180): ``destination`` -> the
+    destination's default; ``customformat`` -> the format with ``${SOURCE_NAMESPACE}``
+    substituted (a blank source namespace as ""), a blank result -> the default; ``source``,
+    missing or anything else -> the source namespace (none -> the default). A blank prefix is
+    ignored (``isNullOrBlank``).
+    """
+    definition = connection.get("namespaceDefinition")
     fmt = connection.get("namespaceFormat") or ""
     prefix = connection.get("prefix") or ""
+    if not prefix.strip():
+        prefix = ""
     result = []
     for item in (connection.get("syncCatalog") or {}).get("streams", []):
         stream, config = item.get("stream") or {}, item.get("config") or {}
         if not config.get("selected", True):
             continue
         source_ns = stream.get("namespace")
-        if definition == "source":
-            dest_ns = source_ns or default_namespace
-        elif definition == "customformat" and fmt.strip():
-            dest_ns = fmt.replace("${SOURCE_NAMESPACE}", source_ns or "") or default_namespace
+        if definition == "destination":
+            dest_ns = None
+        elif definition == "customformat":
+            substitute = source_ns if source_ns and source_ns.strip() else ""
+            formatted = fmt.replace("${SOURCE_NAMESPACE}", substitute) if fmt.strip() else ""
+            dest_ns = formatted if formatted.strip() else None
         else:
-            dest_ns = default_namespace
+            dest_ns = source_ns
         result.append(
             ConfiguredStream(
                 name=stream["name"],
@@ -106,7 +117,7 @@ def resolve_streams(
                 destination_sync_mode=config.get("destinationSyncMode") or "overwrite",
                 destination_table=prefix + stream["name"],
                 namespace=source_ns,
-                destination_namespace=dest_ns,
+                destination_namespace=dest_ns or default_namespace,
                 cursor_field=tuple(
                     config.get("cursorField") or stream.get("defaultCursorField") or ()
                 ),
@@ -129,6 +140,7 @@ def _empty_stats() -> dict[str, int]:
         "recordsCommitted": 0,
         "bytesCommitted": 0,
         "stateMessagesEmitted": 0,
+        "recordsRejected": 0,
     }
 
 
@@ -146,8 +158,12 @@ class JobEngine:
         *,
         max_attempts: int = 3,
         retry_delay: float = 0.2,
+        queue_seconds: float = 0.0,
     ) -> None:
         self.store = store
+        # Cloud: a new job waits in ``queued`` for Data Worker capacity before it runs
+        # (JobCreationAndStatusUpdateHelper.kt@main:543-575); 0 = OSS, never queued.
+        self.queue_seconds = queue_seconds
         self.registry = registry
         self.max_attempts = max(1, max_attempts)
         self.retry_delay = retry_delay
@@ -157,7 +173,8 @@ class JobEngine:
         self._shutdown = threading.Event()
         self._scheduler: threading.Thread | None = None
         # Test controls, keyed by connection id / job id.
-        self.fail_next: dict[str, tuple[int, str]] = {}
+        # connection id -> (attempts left to fail, message, streams committed before failing)
+        self.fail_next: dict[str, tuple[int, str, int]] = {}
         self.sync_duration: dict[str, float] = {}
         self.forced_status: dict[int, str] = {}
 
@@ -202,25 +219,60 @@ class JobEngine:
     # -- starting and cancelling ---------------------------------------------------------------
 
     def start(
-        self, connection_id: str, config_type: str = "sync", *, scheduled_at: float | None = None
+        self,
+        connection_id: str,
+        config_type: str = "sync",
+        *,
+        scheduled_at: float | None = None,
+        streams: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Create a job for the connection and run it; 409 if one is already running.
+        """Create a job for the connection and run it, as ``SchedulerHandler`` does.
 
+        - ``sync``: only an active connection ("Can only sync an active connection",
+          ``SchedulerHandler.kt@main`` ~638: an IllegalStateException, so a Config 500);
+        - any type on a deleted (deprecated) connection: its workflow is gone
+          (``ConnectionManagerUtils.kt`` ~223 ``DeletedWorkflowException``; sync meets the status
+          check first; reset/refresh get ``WORKFLOW_DELETED``, a 409, ``SchedulerHandler.kt``
+          ~697-703);
+        - one job at a time per connection: 409 "A sync is already running for: <id>".
+
+        ``streams`` (refresh/reset of some streams): ``[{name, namespace?}]``, default all.
         ``scheduled_at``: the scheduler's "now" that made the job due, kept on the job so the
         next run counts from it (a tick with a simulated clock stays consistent).
         """
         connection = self.store.get("connections", connection_id)
         if connection is None:
             raise NotFound("connection", connection_id)
+        status = connection.get("status")
+        if config_type == "sync" and status != "active":
+            raise IllegalState("Can only sync an active connection")
+        if status == "deprecated":
+            raise Conflict(
+                f"The connection manager workflow for connection {connection_id} is deleted, so no"
+                " further operations cannot be performed on it."
+            )
         with self._lock:
             if self.store.active_job(connection_id) is not None:
                 raise Conflict(f"A sync is already running for: {connection_id}")
             now = time.time()
-            enabled = [
-                {"name": s["stream"]["name"], **_ns(s["stream"].get("namespace"))}
+            selected = [
+                s
                 for s in (connection.get("syncCatalog") or {}).get("streams", [])
                 if (s.get("config") or {}).get("selected", True)
             ]
+            enabled = [
+                {"name": s["stream"]["name"], **_ns(s["stream"].get("namespace"))} for s in selected
+            ]
+            # The configured catalog's sync mode per stream: how stats aggregate over attempts
+            # (StatsAggregationHelper.kt ~35-87). Resets run every stream as full refresh.
+            modes = {
+                stream_key(s["stream"].get("namespace"), s["stream"]["name"]): (
+                    "full_refresh"
+                    if config_type == "reset_connection"
+                    else (s.get("config") or {}).get("syncMode") or "full_refresh"
+                )
+                for s in selected
+            }
             job: dict[str, Any] = {
                 "configType": config_type,
                 "configId": connection_id,
@@ -229,8 +281,11 @@ class JobEngine:
                 "createdAt": now,
                 "updatedAt": now,
                 "enabledStreams": enabled,
+                "streamSyncModes": modes,
                 "attempts": [],
             }
+            if config_type in ("reset_connection", "refresh"):
+                job["targetStreams"] = streams if streams is not None else enabled
             if scheduled_at is not None:
                 job["scheduledAt"] = scheduled_at
             self.store.create_job(job)
@@ -238,24 +293,42 @@ class JobEngine:
         return job
 
     def cancel(self, job_id: int, wait: float = 5.0) -> dict[str, Any]:
-        """Cancel a running job and wait (briefly) until its thread has stopped the work."""
+        """Cancel what runs on the job's connection; answer the job as it then is.
+
+        Airbyte cancels per connection, not per job: ``SchedulerHandler.submitCancellationToWorker``
+        signals the connection's workflow (``TemporalClient.startNewCancellation``, same in
+        v0.50.0 and main), which cancels whatever job is running there (none: nothing happens)
+        and then re-reads the requested job. So cancelling a finished job answers 200 with the
+        job unchanged, and cancelling an old job id stops the connection's current job. A
+        deleted connection's workflow is gone: an IllegalStateException (Config 500).
+        """
         job = self.store.get_job(job_id)
         if job is None:
-            raise NotFound("job", job_id)
-        if job["status"] in TERMINAL_STATUSES:
-            raise Conflict("Job is not currently running", kind="state-conflict")
+            raise JobNotFound(job_id)
+        connection_id = job["connectionId"]
+        connection = self.store.get("connections", connection_id)
+        if connection is None or connection.get("status") == "deprecated":
+            raise IllegalState(
+                f"The connection manager workflow for connection {connection_id} is deleted, so no"
+                " further operations cannot be performed on it."
+            )
+        running = self.store.active_job(connection_id)
+        if running is not None:
+            self._cancel_running(running, wait)
+        return self.store.get_job(job_id) or job
+
+    def _cancel_running(self, job: dict[str, Any], wait: float) -> None:
         with self._lock:
-            event = self._cancel.get(job_id)
-            thread = self._threads.get(job_id)
+            event = self._cancel.get(job["id"])
+            thread = self._threads.get(job["id"])
         if event is None or thread is None:
             # No thread (e.g. deleted mid-flight): record the cancellation directly.
             job["status"] = "cancelled"
             job["updatedAt"] = time.time()
             self.store.save_job(job)
-            return job
+            return
         event.set()
         thread.join(wait)
-        return self.store.get_job(job_id) or job
 
     def delete(self, job_id: int) -> bool:
         """Test control: the job vanishes (its work is stopped, nothing is recorded)."""
@@ -284,7 +357,6 @@ class JobEngine:
 
     def _save(self, job: dict[str, Any]) -> None:
         job["updatedAt"] = time.time()
-        _aggregate(job)
         if not self.store.save_job(job):
             raise _Shutdown  # deleted by a test control: stop quietly
 
@@ -301,6 +373,17 @@ class JobEngine:
                 self._threads.pop(job_id, None)
 
     def _run_attempts(self, job_id: int, cancelled: threading.Event) -> None:
+        job = self.store.get_job(job_id)
+        if job is not None and not job["attempts"] and self.queue_seconds > 0:
+            job["status"] = "queued"  # PENDING -> QUEUED -> RUNNING (JobStatus.kt@main:10-35)
+            self._save(job)
+            if cancelled.wait(self.queue_seconds):
+                if self._shutdown.is_set():
+                    raise _Shutdown
+                job = self.store.get_job(job_id) or job
+                job["status"] = "cancelled"
+                self._save(job)
+                return
         while True:
             job = self.store.get_job(job_id)
             if job is None:
@@ -408,25 +491,38 @@ class JobEngine:
         if src is None or dst is None:
             raise ConnectorError("The connection uses a connector this server does not offer.")
         with self._lock:
-            count, message = self.fail_next.get(connection_id, (0, ""))
+            count, message, after_streams = self.fail_next.get(connection_id, (0, "", 0))
             if count > 0:
-                self.fail_next[connection_id] = (count - 1, message)
-        if count > 0:
-            raise ConnectorError(message or "Injected failure (test control).")
+                self.fail_next[connection_id] = (count - 1, message, after_streams)
+        failure = ConnectorError(message or "Injected failure (test control).")
+        if count > 0 and after_streams <= 0:
+            raise failure
         duration = self.sync_duration.get(connection_id, 0.0)
         if duration > 0 and cancelled.wait(duration):
             raise _Cancelled
         src_config = source["connectionConfiguration"]
         dst_config = destination["connectionConfiguration"]
         streams = resolve_streams(connection, dst.default_namespace(dst_config), job["id"])
-        reset = job["configType"] in ("reset_connection", "clear")
-        refresh = job["configType"] == "refresh"
+        targets = (
+            {stream_key(s.get("namespace"), s["name"]) for s in job["targetStreams"]}
+            if "targetStreams" in job
+            else None  # a job from an older state directory: every stream
+        )
+        done = 0
         for stream in streams:
             if cancelled.is_set():
                 raise _Cancelled
+            targeted = targets is None or stream_key(stream.namespace, stream.name) in targets
+            reset = job["configType"] in ("reset_connection", "clear") and targeted
+            refresh = job["configType"] == "refresh" and targeted
+            if job["configType"] in ("reset_connection", "clear") and not targeted:
+                continue  # a reset of some streams leaves the others alone
+            if count > 0 and done == after_streams:
+                raise failure  # a source failing mid-sync: earlier streams stay committed
             self._sync_stream(
                 job, attempt, cancelled, src, src_config, dst, dst_config, stream, reset, refresh
             )
+            done += 1
 
     def _sync_stream(
         self,
@@ -548,7 +644,7 @@ class JobEngine:
                 continue
             try:
                 started.append(self.start(connection["connectionId"], scheduled_at=now)["id"])
-            except (Conflict, NotFound):
+            except ApiError:  # started meanwhile, deleted, disabled: not due any more
                 continue
         return started
 
@@ -584,23 +680,3 @@ def _next_run(connection: dict[str, Any], last_job: dict[str, Any] | None) -> fl
         fire = expr.next_after(dt.datetime.fromtimestamp(since, dt.UTC))
         return fire.timestamp() if fire else None
     return None
-
-
-def _aggregate(job: dict[str, Any]) -> None:
-    """``aggregatedStats`` and ``streamAggregatedStats`` over all attempts of the job."""
-    keys = ("recordsEmitted", "bytesEmitted", "recordsCommitted", "bytesCommitted")
-    agg = dict.fromkeys(keys, 0)
-    per_stream: dict[tuple[str, str | None], dict[str, Any]] = {}
-    for attempt in job["attempts"]:
-        for key in keys:
-            agg[key] += attempt["totalStats"].get(key, 0)
-        for entry in attempt["streamStats"]:
-            ident = (entry["streamName"], entry.get("streamNamespace"))
-            item = per_stream.setdefault(
-                ident,
-                {"streamName": ident[0], **_ns(ident[1]), **dict.fromkeys(keys, 0)},
-            )
-            for key in keys:
-                item[key] += entry["stats"].get(key, 0)
-    job["aggregatedStats"] = {**agg, "recordsRejected": 0}
-    job["streamAggregatedStats"] = [{**v, "recordsRejected": 0} for v in per_stream.values()]

@@ -1,8 +1,10 @@
 """Test controls under ``/_local/`` (not part of Airbyte's API); off unless enabled at start-up.
 
 Faults (latency, failing statuses, dropped connections) apply to Airbyte API requests only, so
-a test can always reach the controls themselves. Request counters let tests count API calls,
-also per ``User-Agent`` so that two clients measured at once against one server stay apart.
+a test can always reach the controls themselves. Request counters let tests count API calls:
+by literal route, by endpoint (ids replaced by ``{jobId}``-style names), per ``User-Agent`` (two
+clients measured at once stay apart) and per category, so a test can assert "no log-carrying
+endpoint was called while waiting" or "zero workspace-loading calls" (see :data:`CATEGORIES`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,112 @@ from typing import Any
 from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
-from .api_errors import InvalidInput, NotFound
+from .api_errors import InvalidInput, JobNotFound, NotFound
 from .auth import TokenIssuer
 from .service import Service, get_field, require_object
 from .store import TERMINAL_STATUSES
 
-__all__ = ["FaultPlan", "Faults", "build_router"]
+__all__ = ["CATEGORIES", "FaultPlan", "Faults", "build_router", "endpoint_of"]
+
+_SINGULAR = {
+    "jobs": "jobId",
+    "connections": "connectionId",
+    "sources": "sourceId",
+    "destinations": "destinationId",
+    "workspaces": "workspaceId",
+    "tags": "tagId",
+}
+
+# Endpoints whose answers carry job logs: every JobInfoRead built by JobConverter.getJobInfoRead
+# (jobs/get, jobs/cancel, connections/sync|reset|clear), which reads each attempt's log file.
+_LOG_CARRYING = frozenset(
+    "POST /api/v1/" + a
+    for a in (
+        "jobs/get",
+        "jobs/cancel",
+        "connections/sync",
+        "connections/reset",
+        "connections/clear",
+        "attempt/get_for_job",
+    )
+)
+# Endpoints that load a workspace's resources (what building asset definitions costs).
+_WORKSPACE_LOADING_CONFIG = frozenset(
+    "POST /api/v1/" + a
+    for a in (
+        "workspaces/list",
+        "workspaces/get",
+        "workspaces/get_by_slug",
+        "workspaces/list_paginated",
+        "connections/list",
+        "connections/list_all",
+        "connections/list_paginated",
+        "connections/get",
+        "web_backend/connections/get",
+        "web_backend/connections/list",
+        "sources/list",
+        "sources/get",
+        "destinations/list",
+        "destinations/get",
+        "sources/discover_schema",
+    )
+)
+_WORKSPACE_LOADING_PUBLIC = (
+    "GET /workspaces",
+    "GET /connections",
+    "GET /sources",
+    "GET /destinations",
+    "GET /streams",
+)
+CATEGORIES = {
+    "log_carrying": "Config endpoints answering JobInfoRead with every attempt's logs",
+    "workspace_loading": "reads of workspaces, connections, sources, destinations, streams",
+}
+
+
+def endpoint_of(method: str, path: str) -> str:
+    """``"GET /api/public/v1/jobs/{jobId}"`` for ``GET /api/public/v1/jobs/42``."""
+    parts = path.split("/")
+    for index in range(1, len(parts)):
+        name = _SINGULAR.get(parts[index - 1])
+        if (
+            name
+            and parts[index]
+            and not parts[index].startswith("{")
+            and _looks_like_id(parts[index])
+        ):
+            parts[index] = "{" + name + "}"
+    return f"{method} {'/'.join(parts)}"
+
+
+def _looks_like_id(segment: str) -> bool:
+    if segment.lstrip("-").isdigit():
+        return True
+    try:
+        uuid.UUID(segment)
+    except ValueError:
+        return False
+    return True
+
+
+def _categories(endpoint: str) -> list[str]:
+    found = []
+    if endpoint in _LOG_CARRYING:
+        found.append("log_carrying")
+    method, _, path = endpoint.partition(" ")
+    public_path = path
+    for prefix in ("/api/public/v1", "/v1"):
+        if path.startswith(prefix + "/"):
+            public_path = path[len(prefix) :]
+            break
+    if endpoint in _WORKSPACE_LOADING_CONFIG or (
+        method == "GET" and public_path.startswith(_PUBLIC_LOADING_PATHS) and path != public_path
+    ):
+        found.append("workspace_loading")
+    return found
+
+
+_PUBLIC_LOADING_PATHS = tuple(p.partition(" ")[2] for p in _WORKSPACE_LOADING_PUBLIC)
 
 
 @dataclass
@@ -54,6 +156,8 @@ class Faults:
         self._pattern: re.Pattern[str] | None = None
         self._random = random.Random()
         self.counts: Counter[str] = Counter()
+        self.endpoints: Counter[str] = Counter()
+        self.categories: Counter[str] = Counter()
         self.agents: Counter[str] = Counter()
 
     def set(self, plan: FaultPlan) -> None:
@@ -67,9 +171,13 @@ class Faults:
             self.plan = None
             self._pattern = None
 
-    def count(self, route: str, agent: str = "") -> None:
+    def count(self, method: str, path: str, agent: str = "") -> None:
+        endpoint = endpoint_of(method, path)
         with self._lock:
-            self.counts[route] += 1
+            self.counts[f"{method} {path}"] += 1
+            self.endpoints[endpoint] += 1
+            for category in _categories(endpoint):
+                self.categories[category] += 1
             self.agents[agent[:100]] += 1
 
     def snapshot(self) -> dict[str, Any]:
@@ -77,12 +185,16 @@ class Faults:
             return {
                 "total": sum(self.counts.values()),
                 "by_route": dict(self.counts),
+                "by_endpoint": dict(self.endpoints),
+                "by_category": {name: self.categories[name] for name in CATEGORIES},
                 "by_agent": dict(self.agents),
             }
 
     def reset_counts(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.endpoints.clear()
+            self.categories.clear()
             self.agents.clear()
 
     def decide(self, path: str) -> tuple[float, str | None, FaultPlan | None]:
@@ -131,6 +243,13 @@ def _moment(value: Any) -> float | None:
 
 def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRouter:
     router = APIRouter(prefix="/_local")
+
+    def find_job(job_id: str) -> dict[str, Any]:
+        """The job, or a plain 404: the controls are not Airbyte and need no 500 for a typo."""
+        try:
+            return service.job(job_id)
+        except JobNotFound:
+            raise NotFound("job", job_id) from None
 
     @router.post("/faults")
     def set_faults(body: Any = Body(None)) -> dict[str, Any]:
@@ -181,8 +300,11 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
         service.connection(connection_id)
         count = int(_number(data, "count", 1, 0, 1000))
         message = data.get("message") or "Injected failure (test control)."
-        service.engine.fail_next[connection_id] = (count, str(message))
-        return {"connectionId": connection_id, "count": count}
+        # after_streams: commit that many streams first (a partial success, like a source
+        # that fails mid-sync), then fail.
+        after = int(_number(data, "after_streams", 0, 0, 10_000))
+        service.engine.fail_next[connection_id] = (count, str(message), after)
+        return {"connectionId": connection_id, "count": count, "after_streams": after}
 
     @router.post("/connections/{connection_id}/sync_duration")
     def sync_duration(connection_id: str, body: Any = Body(None)) -> dict[str, Any]:
@@ -198,7 +320,7 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
     @router.post("/jobs/{job_id}/force_status")
     def force_status(job_id: str, body: Any = Body(None)) -> dict[str, Any]:
         data = require_object(body)
-        job = service.job(job_id)
+        job = find_job(job_id)
         if data.get("status") is None:
             # {"status": null} releases the job: its real status shows again.
             service.engine.forced_status.pop(job["id"], None)
@@ -210,7 +332,7 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
     @router.get("/jobs/{job_id}/timeline")
     def timeline(job_id: str) -> dict[str, Any]:
         """A job's milestones as float epoch seconds (the APIs round them to whole seconds)."""
-        job = service.job(job_id)
+        job = find_job(job_id)
         terminal = job["status"] in TERMINAL_STATUSES
         return {
             "jobId": job["id"],
@@ -232,7 +354,7 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
 
     @router.delete("/jobs/{job_id}")
     def delete_job(job_id: str) -> Response:
-        job = service.job(job_id)
+        job = find_job(job_id)
         service.engine.delete(job["id"])
         return Response(status_code=204)
 

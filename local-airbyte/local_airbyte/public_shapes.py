@@ -12,16 +12,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .api_errors import InvalidInput
+from .api_errors import InvalidInput, UnprocessableEntity
+from .cron import CronError, QuartzCron
 from .service import (
-    TIME_UNITS,
     Service,
     destination_slug,
     get_field,
     require_object,
     source_slug,
 )
-from .store import TERMINAL_STATUSES
 
 __all__ = [
     "JOB_TYPES",
@@ -33,7 +32,6 @@ __all__ = [
     "destination_response",
     "iso_duration",
     "iso_utc",
-    "job_response",
     "select_streams",
     "source_response",
     "workspace_response",
@@ -84,25 +82,6 @@ def iso_duration(seconds: float) -> str:
     minutes, secs = divmod(rest, 60)
     text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
     return text + (f"{secs}S" if secs or text == "PT" else "")
-
-
-def job_response(job: dict[str, Any]) -> dict[str, Any]:
-    """Config job -> ``JobResponse`` as Airbyte's mapper does it (see DIGEST §2.3)."""
-    stats = job.get("aggregatedStats") or {}
-    body: dict[str, Any] = {
-        "jobId": job["id"],
-        "status": job["status"],
-        "jobType": JOB_TYPES.get(job["configType"], "sync"),
-        "startTime": iso_utc(job["createdAt"]),
-        "connectionId": job["connectionId"],
-        "bytesSynced": int(stats.get("bytesCommitted", 0)),
-        "rowsSynced": int(stats.get("recordsCommitted", 0)),
-    }
-    if job["status"] in TERMINAL_STATUSES:
-        body["lastUpdatedAt"] = iso_utc(job["updatedAt"])
-    if job["status"] != "pending":
-        body["duration"] = iso_duration(job["updatedAt"] - job["createdAt"])
-    return body
 
 
 def workspace_response(ws: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +138,7 @@ def _schedule_response(connection: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def connection_response(connection: dict[str, Any]) -> dict[str, Any]:
+def connection_response(connection: dict[str, Any], profile: Any = None) -> dict[str, Any]:
     """Stored connection -> ``ConnectionResponse`` (only selected streams, folded sync modes)."""
     streams = []
     for item in connection["syncCatalog"]["streams"]:
@@ -195,8 +174,9 @@ def connection_response(connection: dict[str, Any]) -> dict[str, Any]:
         "prefix": connection.get("prefix") or "",
         "configurations": {"streams": streams},
         "createdAt": connection.get("created_at", 0),
-        "tags": [],
     }
+    if profile is None or profile.connection_tags:  # required from v1.6.0
+        body["tags"] = []
     if connection.get("namespaceFormat") is not None:
         body["namespaceFormat"] = connection["namespaceFormat"]
     return body
@@ -209,8 +189,10 @@ def actor_create(service: Service, kind: str, body: dict[str, Any]) -> dict[str,
     """``SourceCreateRequest`` / ``DestinationCreateRequest`` -> the stored actor.
 
     As in Airbyte, ``definitionId`` may be left out when ``configuration.sourceType`` (or
-    ``destinationType``) names the connector; the word stays in the configuration, where
-    Airbyte's connector specs keep it too.
+    ``destinationType``) names the connector (``DestinationsController.kt`` ~60-78; neither:
+    422). The word is then removed from the configuration, on create, patch and put
+    (``publicapi/helpers/ActorConfigurationHelper.kt``): responses carry it only as the
+    top-level ``sourceType``/``destinationType`` (REAL-BEHAVIOUR §22).
     """
     name = get_field(body, "name")
     workspace_id = get_field(body, "workspaceId", "uuid")
@@ -218,14 +200,20 @@ def actor_create(service: Service, kind: str, body: dict[str, Any]) -> dict[str,
     definition_id = get_field(body, "definitionId", "uuid", required=False)
     if definition_id is None:
         definition_id = _definition_from_type(service, kind, configuration)
+    configuration = _without_type(kind, configuration)
     return service.create_actor(kind, workspace_id, definition_id, name, configuration)
+
+
+def _without_type(kind: str, configuration: dict[str, Any]) -> dict[str, Any]:
+    key = "sourceType" if kind == "sources" else "destinationType"
+    return {k: v for k, v in configuration.items() if k != key}
 
 
 def _definition_from_type(service: Service, kind: str, configuration: dict[str, Any]) -> str:
     key = "sourceType" if kind == "sources" else "destinationType"
     word = configuration.get(key)
     if not isinstance(word, str) or not word:
-        raise InvalidInput("definitionId", f"is required unless configuration.{key} is given")
+        raise UnprocessableEntity(f"definitionId is required unless configuration.{key} is given")
     table = service.registry.sources if kind == "sources" else service.registry.destinations
     slug = source_slug if kind == "sources" else destination_slug
     for definition_id, connector in table.items():
@@ -246,6 +234,8 @@ def actor_update(
     current = service.actor(kind, actor_id)
     name = get_field(body, "name", required=replace)
     configuration = get_field(body, "configuration", "object", required=replace)
+    if configuration is not None:
+        configuration = _without_type(kind, configuration)
     workspace_id = get_field(body, "workspaceId", "uuid", required=False)
     if workspace_id is not None and workspace_id != current["workspaceId"]:
         raise InvalidInput("workspaceId", "cannot move a resource to another workspace")
@@ -258,28 +248,43 @@ def actor_update(
 def _schedule_fields(schedule: dict[str, Any]) -> dict[str, Any]:
     """``AirbyteApiConnectionSchedule`` -> ``scheduleType``/``scheduleData``.
 
-    The spec allows ``manual`` and ``cron``; ``basic`` with ``basicTiming`` ("Every 12 HOURS",
-    or the seeds' "every_12_hours") is accepted too, as the response shape already carries it.
+    ``ScheduleTypeEnum`` in requests is ``manual`` | ``cron``. For cron the Public API checks
+    the expression itself first (``publicapi/helpers/AirbyteCatalogHelper.kt``
+    ``validateCronConfiguration`` ~210-250): a trailing ``UTC`` is stripped
+    (``normalizeCronExpression``), the rest must parse as Quartz (so any other zone word is a
+    400), and the seconds value must be a number (with a year, the minutes too). The mapper
+    then stores the expression with ``cronTimeZone = "UTC"`` (``ConnectionCreateMapper.kt``
+    ~54-58, ``ConnectionUpdateMapper.kt`` ~62-66): the Public API cannot set another zone.
     """
-    kind = get_field(schedule, "scheduleType", choices=("manual", "cron", "basic"))
+    from .requests import convert_query, enum
+
+    kind = convert_query(
+        enum("ScheduleTypeEnum", ("manual", "cron")), "scheduleType", schedule.get("scheduleType")
+    )
     if kind == "manual":
         return {"scheduleType": "manual"}
-    if kind == "basic":
-        timing = str(schedule.get("basicTiming") or "")
-        parts = timing.replace("_", " ").split()
-        unit = parts[2].lower() if len(parts) == 3 else ""
-        if len(parts) != 3 or parts[0].lower() != "every" or not parts[1].isdigit():
-            raise InvalidInput("schedule.basicTiming", "must look like 'Every 24 HOURS'", timing)
-        if unit not in TIME_UNITS:
-            raise InvalidInput("schedule.basicTiming", f"unknown time unit {unit!r}", timing)
-        basic = {"units": int(parts[1]), "timeUnit": unit}
-        return {"scheduleType": "basic", "scheduleData": {"basicSchedule": basic}}
-    tokens = str(get_field(schedule, "cronExpression")).split()
-    zone = "UTC"
-    # Quartz has 6 or 7 fields and a year never starts with a letter: a trailing word is a zone.
-    if len(tokens) >= 7 and tokens[-1][:1].isalpha():
-        zone = tokens.pop()
-    cron = {"cronExpression": " ".join(tokens), "cronTimeZone": zone}
+    raw = schedule.get("cronExpression")
+    if raw is None:
+        raise InvalidInput("", "Missing cron expression in the schedule.")
+    expression = str(raw)
+    if expression.endswith("UTC"):
+        expression = expression.replace("UTC", "").strip()
+    try:
+        QuartzCron(expression, "UTC")
+    except CronError as exc:
+        raise InvalidInput(
+            "",
+            f"The cron expression {raw} is not valid. Error: {exc}. Please check the cron expression"
+            " format at https://www.quartz-scheduler.org/documentation/quartz-2.3.0/tutorials/crontrigger.html",
+        ) from None
+    fields = expression.split()
+    if not fields[0].isdigit() or (len(fields) == 7 and not fields[1].isdigit()):
+        raise InvalidInput(
+            "",
+            f"The cron expression {raw} is not valid or is less than the one hour minimum. The"
+            " seconds and minutes values cannot be `*`.",
+        )
+    cron = {"cronExpression": expression, "cronTimeZone": "UTC"}
     return {"scheduleType": "cron", "scheduleData": {"cron": cron}}
 
 
@@ -287,23 +292,30 @@ def connection_fields(body: dict[str, Any]) -> dict[str, Any]:
     """The fields of a ``ConnectionCreateRequest``/``ConnectionPatchRequest`` in Config names.
 
     Only what the request sends; ``configurations`` is handled by :func:`select_streams`.
-    Values are checked against the Public enums here and against everything else by the
-    service, which both APIs share.
+    Bound as Jackson binds the generated model: strings take any scalar (``5`` -> ``"5"``),
+    an enum value the model lacks is Micronaut's 400. Everything else is the service's.
     """
+    from .requests import STR, convert_query, enum
+
     fields: dict[str, Any] = {}
     for key in ("name", "prefix", "namespaceFormat"):
         if key in body:
             value = body[key]
-            if value is not None and not isinstance(value, str):
-                raise InvalidInput(key, "must be a string", value)
-            fields[key] = value
+            fields[key] = None if value is None else convert_query(STR, key, value)
+    statuses = ("active", "inactive", "deprecated")
     if body.get("status") is not None:
-        fields["status"] = get_field(body, "status")
+        fields["status"] = convert_query(
+            enum("ConnectionStatusEnum", statuses), "status", body["status"]
+        )
     if body.get("namespaceDefinition") is not None:
-        value = get_field(body, "namespaceDefinition", choices=tuple(_NAMESPACE_DEFINITIONS))
+        check = enum("NamespaceDefinitionEnum", tuple(_NAMESPACE_DEFINITIONS))
+        value = convert_query(check, "namespaceDefinition", body["namespaceDefinition"])
         fields["namespaceDefinition"] = _NAMESPACE_DEFINITIONS[value]
     if body.get("nonBreakingSchemaUpdatesBehavior") is not None:
-        value = get_field(body, "nonBreakingSchemaUpdatesBehavior", choices=tuple(_NON_BREAKING))
+        check = enum("NonBreakingSchemaUpdatesBehaviorEnum", tuple(_NON_BREAKING))
+        value = convert_query(
+            check, "nonBreakingSchemaUpdatesBehavior", body["nonBreakingSchemaUpdatesBehavior"]
+        )
         fields["nonBreakingChangesPreference"] = _NON_BREAKING[value]
     if body.get("schedule") is not None:
         fields.update(_schedule_fields(require_object(body["schedule"], "schedule")))

@@ -29,10 +29,17 @@ def serve_from_args(args: argparse.Namespace) -> int:
         seed=args.seed,
         test_controls=args.test_controls,
         scheduler=args.scheduler,
+        airbyte_version=args.airbyte_version,
+        log_lines=args.log_lines,
+        token_expires_in=args.token_expires_in,
     )
     try:
         server.start()
-        print(f"Local Airbyte listening on {server.url}", flush=True)
+        print(
+            f"Local Airbyte listening on {server.url} (Airbyte {server.profile.release} profile"
+            f" {server.airbyte_version!r})",
+            flush=True,
+        )
         print(f"  Config API: {server.config_api_url}", flush=True)
         print(f"  Public API: {server.public_api_url}", flush=True)
         print(f"  Workspace:  {server.workspace_id}", flush=True)

@@ -8,16 +8,21 @@ the server unmasked. Updates that send the mask back keep the stored secret, as 
 from __future__ import annotations
 
 import contextlib
+import re
+import secrets
+import string
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .api_errors import InvalidInput, NotFound
+from .api_errors import CronProblem, InvalidInput, JobNotFound, NotFound
+from .auth import TokenIssuer
 from .connectors.base import ConnectorError, DiscoveredStream, Registry
-from .cron import CronError, QuartzCron
+from .cron import CronError, QuartzCron, check_frequency
 from .engine import JobEngine
+from .profiles import Profile, get_profile
 from .store import Store
 
 __all__ = [
@@ -50,6 +55,11 @@ class Settings:
     token_expires_in: int = 900
     basic_credentials: tuple[str, str] = ("airbyte", "password")
     client_credentials: tuple[str, str] = ("local-client", "local-secret")
+    profile: Profile = field(default_factory=lambda: get_profile(None))
+    # Lines per attempt log on jobs/get (real logs run to thousands; Airbyte reads up to 1e6).
+    log_lines: int = 0
+    # Seeds the unstable order of Public API list pages (see public_api._unstable_page).
+    list_seed: int = 0
 
 
 def require_object(body: Any, path: str = "body") -> dict[str, Any]:
@@ -127,6 +137,11 @@ def merge_config(old: Any, new: Any) -> Any:
     return new
 
 
+def _slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug or "workspace"
+
+
 def source_slug(connector: Any) -> str:
     repo: str = connector.docker_repository
     return repo.rsplit("/", 1)[-1].removeprefix("source-")
@@ -141,33 +156,65 @@ def destination_slug(connector: Any) -> str:
 class Service:
     """Everything the routes do, independent of the dialect that asked."""
 
-    def __init__(self, store: Store, engine: JobEngine, registry: Registry, settings: Settings):
+    def __init__(
+        self,
+        store: Store,
+        engine: JobEngine,
+        registry: Registry,
+        settings: Settings,
+        tokens: TokenIssuer | None = None,
+    ):
         self.store = store
         self.engine = engine
         self.registry = registry
         self.settings = settings
+        self.tokens = tokens or TokenIssuer(
+            *settings.client_credentials, expires_in=settings.token_expires_in
+        )
         self._write_lock = threading.Lock()
 
     # -- workspaces ------------------------------------------------------------------------------
 
-    def create_workspace(self, name: str) -> dict[str, Any]:
+    def create_workspace(
+        self,
+        name: str,
+        *,
+        email: str | None = None,
+        flags: dict[str, bool] | None = None,
+        initial_setup_complete: bool = True,
+    ) -> dict[str, Any]:
+        """A workspace as ``WorkspacesHandler.createWorkspace`` makes one (``.java@v1.6.0:170-205``):
+        a slug from the name (with ``-<8 letters>`` on a collision), a random customer id."""
         workspace_id = str(uuid.uuid4())
-        body = {
+        slug = _slugify(name)
+        taken = {w.get("slug") for w in self.store.list("workspaces")}
+        if slug in taken:
+            slug = f"{slug}-{''.join(secrets.choice(string.ascii_lowercase) for _ in range(8))}"
+        body: dict[str, Any] = {
             "workspaceId": workspace_id,
             "customerId": str(uuid.uuid4()),
             "organizationId": ORGANIZATION_ID,
             "name": name,
-            "slug": name.lower().replace(" ", "-"),
-            "initialSetupComplete": True,
+            "slug": slug,
+            "initialSetupComplete": initial_setup_complete,
             "displaySetupWizard": False,
             "anonymousDataCollection": False,
             "news": False,
             "securityUpdates": False,
             "notifications": [],
             "tombstone": False,
+            **(flags or {}),
         }
+        if email is not None:
+            body["email"] = email
         self.store.put("workspaces", workspace_id, body, workspace_id)
         return body
+
+    def organization(self, organization_id: str) -> str:
+        """OSS has one organization, all zeros (``DEFAULT_ORGANIZATION_ID``)."""
+        if organization_id != ORGANIZATION_ID:
+            raise NotFound("organization", organization_id)
+        return organization_id
 
     def workspace(self, workspace_id: Any) -> dict[str, Any]:
         found = self.store.get("workspaces", str(workspace_id))
@@ -384,6 +431,10 @@ class Service:
             primary_key = config.get("primaryKey") or full.get("sourceDefinedPrimaryKey") or []
             if dest_mode.endswith("_dedup") and not primary_key:
                 raise InvalidInput(f"{path}.config.primaryKey", "deduplication needs a primary key")
+            if config.get("fieldSelectionEnabled"):
+                full["jsonSchema"] = _select_fields(
+                    path, full["jsonSchema"], config, sync_mode, dest_mode, cursor, primary_key
+                )
             result.append(
                 {
                     "stream": full,
@@ -398,6 +449,13 @@ class Service:
                     },
                 }
             )
+        # Airbyte keeps the discovered source catalog beside the configured one (the
+        # connection's sourceCatalogId); the web backend merges them, so streams the client
+        # left out stay known, unselected.
+        listed = {(i["stream"]["name"], i["stream"].get("namespace")) for i in result}
+        for item in self.default_catalog(discovered)["streams"]:
+            if (item["stream"]["name"], item["stream"].get("namespace")) not in listed:
+                result.append({**item, "config": {**item["config"], "selected": False}})
         return {"streams": result}
 
     # -- connections ------------------------------------------------------------------------------
@@ -527,20 +585,53 @@ class Service:
                 schedule=basic, scheduleType="basic", scheduleData={"basicSchedule": basic}
             )
         else:
-            cron = require_object(data.get("cron"), "scheduleData.cron")
-            expression = get_field(cron, "cronExpression")
-            zone = cron.get("cronTimeZone") or "UTC"
-            try:
-                QuartzCron(expression, zone)
-            except CronError as exc:
-                raise InvalidInput(
-                    "scheduleData.cron.cronExpression", str(exc), expression
-                ) from exc
+            cron = data.get("cron")
+            expression, zone = self._validate_cron(connection, cron)
             connection.update(
                 scheduleType="cron",
                 scheduleData={"cron": {"cronExpression": expression, "cronTimeZone": zone}},
             )
             connection.pop("schedule", None)
+
+    def _validate_cron(self, connection: dict[str, Any], cron: Any) -> tuple[str, str]:
+        """``ConnectionScheduleHelper`` for cron schedules, in its order (``.kt@v1.8.0`` ~100-200).
+
+        Missing cron data or a missing component; from v1.8.0 the frequency check with
+        cron-utils (at least one minute between executions, see ``cron.check_frequency``); an
+        ``Etc/`` zone; Quartz's own parse. Each refusal is a ``CronValidation*Problem``.
+        """
+        connection_id = connection.get("connectionId")
+        if not isinstance(cron, dict):
+            raise CronProblem("missing-cron-data", "scheduleData.cron is missing", {})
+        expression, zone = cron.get("cronExpression"), cron.get("cronTimeZone")
+        if not isinstance(expression, str) or not isinstance(zone, str):
+            data = {
+                "connectionId": connection_id,
+                "cronExpression": expression,
+                "cronTimezone": zone,
+            }
+            raise CronProblem(
+                "missing-component", "The cron must specify a cron expression and a timezone.", data
+            )
+        invalid = {"cronExpression": expression}
+        try:
+            parsed = QuartzCron(expression, "UTC")
+        except CronError as exc:
+            raise CronProblem("invalid-expression", str(exc), invalid) from exc
+        if self.settings.profile.cron_frequency_check:
+            try:
+                check_frequency(parsed)
+            except CronError as exc:
+                raise CronProblem("invalid-expression", str(exc), invalid) from exc
+        if zone.lower().startswith("etc"):
+            data = {"connectionId": connection_id, "cronTimezone": zone}
+            raise CronProblem("invalid-timezone", f"unsupported time zone {zone}", data)
+        try:
+            QuartzCron(expression, zone)
+        except CronError as exc:
+            data = {"connectionId": connection_id, "cronTimezone": zone}
+            raise CronProblem("invalid-timezone", str(exc), data) from exc
+        return expression, zone
 
     @staticmethod
     def _basic(value: dict[str, Any], path: str) -> dict[str, Any]:
@@ -553,24 +644,31 @@ class Service:
         return {"units": units, "timeUnit": unit}
 
     def delete_connection(self, connection_id: str) -> None:
-        self.connection(connection_id)
-        active = self.store.active_job(connection_id)
-        if active is not None:
-            with contextlib.suppress(Exception):  # best effort: the connection goes anyway
-                self.engine.cancel(active["id"])
-        self.store.delete("connections", connection_id)
-        self.store.clear_state(connection_id)
+        """Soft delete: the connection becomes ``deprecated`` (``ConnectionHelper.deleteConnection``).
+
+        ``connections/get`` still finds it, ``connections/list`` hides it, ``list_all`` shows
+        it; a running job is cancelled with the connection's workflow.
+        """
+        with self._write_lock:
+            connection = self.connection(connection_id)
+            active = self.store.active_job(connection_id)
+            if active is not None:
+                with contextlib.suppress(Exception):  # best effort: the connection goes anyway
+                    self.engine.cancel(active["id"])
+            connection["status"] = "deprecated"
+            self.store.put("connections", connection_id, connection, connection["workspaceId"])
 
     # -- jobs -------------------------------------------------------------------------------------
 
     def job(self, job_id: Any) -> dict[str, Any]:
+        """The job; an unknown id is ``DefaultJobPersistence.getJob``'s RuntimeException."""
         try:
             number = int(job_id)
         except (TypeError, ValueError):
-            raise NotFound("job", job_id) from None
+            raise JobNotFound(job_id) from None
         found = self.store.get_job(number)
         if found is None:
-            raise NotFound("job", job_id)
+            raise JobNotFound(job_id)
         return self.with_forced_status(found)
 
     def with_forced_status(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -578,6 +676,58 @@ class Service:
         if forced is not None:
             job = {**job, "status": forced}
         return job
+
+
+def _select_fields(
+    path: str,
+    schema: dict[str, Any],
+    config: dict[str, Any],
+    sync_mode: str,
+    dest_mode: str,
+    cursor: list[str],
+    primary_key: list[list[str]],
+) -> dict[str, Any]:
+    """The stored ``jsonSchema`` keeps only the selected top-level fields.
+
+    ``CatalogConverter.toConfiguredProtocol`` (``.../handlers/helpers/CatalogConverter.kt``
+    ~177-231): ``properties.retain(selectedFieldNames)`` after refusing an empty or nested field
+    path, a de-selected cursor (incremental) or primary key (dedup) -- JsonValidationExceptions.
+    """
+    selected = config.get("selectedFields")
+    if not isinstance(selected, list):
+        raise InvalidInput(
+            f"{path}.config.selectedFields",
+            "Requested field selection but no selected fields provided",
+        )
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        raise InvalidInput(
+            f"{path}.stream.jsonSchema", "Requested field selection but no properties node found"
+        )
+    names = set()
+    for info in selected:
+        field_path = info.get("fieldPath") if isinstance(info, dict) else None
+        if not isinstance(field_path, list) or not field_path:
+            raise InvalidInput(
+                f"{path}.config.selectedFields", "Selected field path cannot be empty"
+            )
+        if len(field_path) > 1:
+            raise InvalidInput(
+                f"{path}.config.selectedFields", "Nested field selection not supported"
+            )
+        names.add(str(field_path[0]))
+    if sync_mode == "incremental" and cursor and cursor[0] not in names:
+        raise InvalidInput(
+            f"{path}.config.cursorField", "Cursor field cannot be de-selected in INCREMENTAL syncs"
+        )
+    if dest_mode.endswith("_dedup"):
+        for component in primary_key:
+            if component and component[0] not in names:
+                raise InvalidInput(
+                    f"{path}.config.primaryKey",
+                    "Primary key field cannot be de-selected in DEDUP mode",
+                )
+    return {**schema, "properties": {k: v for k, v in properties.items() if k in names}}
 
 
 def _definition_key(kind: str) -> str:

@@ -236,11 +236,15 @@ class Store:
             ).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def last_job(self, connection_id: str) -> dict[str, Any] | None:
+    def last_job(
+        self, connection_id: str, config_types: Iterable[str] | None = None
+    ) -> dict[str, Any] | None:
+        types = list(config_types or ())
+        clause = f" AND config_type IN ({','.join('?' * len(types))})" if types else ""
         with self._lock:
             row = self._db.execute(
-                "SELECT body FROM jobs WHERE connection_id = ? ORDER BY id DESC LIMIT 1",
-                (connection_id,),
+                f"SELECT body FROM jobs WHERE connection_id = ?{clause} ORDER BY id DESC LIMIT 1",
+                (connection_id, *types),
             ).fetchone()
         return None if row is None else json.loads(row[0])
 
@@ -261,6 +265,14 @@ class Store:
                 (connection_id, stream),
             ).fetchone()
         return None if row is None else json.loads(row[0])
+
+    def list_state(self, connection_id: str) -> builtins.list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stream, body FROM stream_state WHERE connection_id = ? ORDER BY stream",
+                (connection_id,),
+            ).fetchall()
+        return [(r[0], json.loads(r[1])) for r in rows]
 
     def set_state(self, connection_id: str, stream: str, body: dict[str, Any]) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from dagster_airbyte_assets import (
     AirbyteWorkspace,
     build_airbyte_assets_definitions,
 )
-from dagster_airbyte_assets._sync import AirbyteSyncFailure
+from dagster_airbyte_assets._sync import AirbyteSyncFailure, materialize_results
+from dagster_airbyte_assets.client import AirbyteAttempt, AirbyteJob, AirbyteStreamStats
+from dagster_airbyte_assets.errors import AirbyteConnectionInactiveError
 from dagster_airbyte_assets.translator import MetadataKeys
 
 SAMPLE_KEYS = {dg.AssetKey(["raw", t]) for t in ("customers", "products", "orders")}
@@ -233,3 +236,134 @@ def test_unknown_job_status_is_treated_as_running(local_airbyte: Any, tmp_path: 
     releaser.join()
     assert result.success
     assert _row_counts(result)[dg.AssetKey(["raw", "orders"])][MetadataKeys.JOB_ID] == job["id"]
+
+
+def test_inactive_connection_is_flagged_at_load_and_refused_at_run(
+    local_airbyte: Any, tmp_path: Path
+) -> None:
+    cid = local_airbyte.sample_connection_id
+    _config_post(local_airbyte, "connections/update", {"connectionId": cid, "status": "inactive"})
+    workspace, assets = _build(local_airbyte, tmp_path)
+    spec = next(s for a in assets for s in a.specs if s.key == dg.AssetKey(["raw", "orders"]))
+    assert spec.metadata[MetadataKeys.CONNECTION_STATUS] == "inactive"
+    assert "refuses to sync it until it is enabled" in (spec.description or "")
+    with pytest.raises(AirbyteSyncFailure) as caught:
+        _materialize(assets, workspace)
+    assert isinstance(caught.value.error, AirbyteConnectionInactiveError)
+    assert "its status is 'inactive'" in str(caught.value)
+    assert _jobs(local_airbyte, cid) == []
+
+
+def test_connection_deleted_since_load_says_to_refresh_the_saved_state(
+    local_airbyte: Any, tmp_path: Path
+) -> None:
+    cid = local_airbyte.sample_connection_id
+    workspace, assets = _build(local_airbyte, tmp_path)
+    deleted = httpx.post(
+        f"{local_airbyte.config_api_url}/connections/delete", json={"connectionId": cid}
+    )
+    deleted.raise_for_status()  # Airbyte soft-deletes: the connection is "deprecated"
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _materialize(assets, workspace, raise_on_error=False, instance=instance)
+        assert not result.success
+        for key in SAMPLE_KEYS:  # nothing is marked fresh
+            assert instance.get_latest_materialization_event(key) is None
+    failure = result.get_step_failure_events()[0].step_failure_data.user_failure_data
+    assert failure is not None
+    assert "it was deleted: refresh the saved state" in (failure.description or "")
+    assert _jobs(local_airbyte, cid) == []
+
+
+def test_stream_deselected_since_load_fails_its_asset_only(
+    local_airbyte: Any, tmp_path: Path
+) -> None:
+    cid = local_airbyte.sample_connection_id
+    workspace, assets = _build(local_airbyte, tmp_path)
+    connection = _config_post(local_airbyte, "connections/get", {"connectionId": cid})
+    streams = connection["syncCatalog"]["streams"]
+    for item in streams:
+        if item["stream"]["name"] == "products":
+            item["config"]["selected"] = False
+    _config_post(
+        local_airbyte,
+        "connections/update",
+        {"connectionId": cid, "syncCatalog": {"streams": streams}},
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _materialize(assets, workspace, raise_on_error=False, instance=instance)
+        assert not result.success
+        products = dg.AssetKey(["raw", "products"])
+        assert instance.get_latest_materialization_event(products) is None
+        for key in SAMPLE_KEYS - {products}:
+            event = instance.get_latest_materialization_event(key)
+            assert event is not None and event.asset_materialization is not None
+    failure = result.get_step_failure_events()[0].step_failure_data.user_failure_data
+    assert failure is not None
+    assert "did not sync stream(s) products" in (failure.description or "")
+    assert "Refresh the saved state" in (failure.description or "")
+    (job,) = _jobs(local_airbyte, cid)
+    assert job["job"]["status"] == "succeeded"
+
+
+def test_partial_success_and_empty_streams_after_failures_are_said() -> None:
+    attempts = [
+        AirbyteAttempt(attempt_number=0, status="failed", partial_success=True),
+        AirbyteAttempt(attempt_number=1, status="succeeded"),
+    ]
+    job = AirbyteJob(
+        job_id=9,
+        status="succeeded",
+        job_type="sync",
+        connection_id="c",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        attempts=attempts,
+        stream_stats=[
+            AirbyteStreamStats(stream_name="orders", records_committed=0),
+            AirbyteStreamStats(stream_name="customers", records_committed=5),
+        ],
+        stats_source="attempts",
+    )
+    specs = [
+        dg.AssetSpec(["raw", name], metadata={MetadataKeys.STREAM_NAME: name})
+        for name in ("orders", "customers")
+    ]
+    warnings: list[str] = []
+
+    class Log:
+        def info(self, msg: str, /) -> None:
+            pass
+
+        def warning(self, msg: str, /) -> None:
+            warnings.append(msg)
+
+    results = {r.asset_key: r.metadata for r in materialize_results(job, specs, log=Log())}
+    for metadata in results.values():
+        assert metadata[MetadataKeys.PARTIAL_SUCCESS] is True
+        assert metadata[MetadataKeys.FAILED_ATTEMPTS] == 1
+        assert metadata[MetadataKeys.ATTEMPTS] == 2
+    assert results[dg.AssetKey(["raw", "orders"])][MetadataKeys.ROW_COUNT] == 0
+    assert any("partialSuccess" in w for w in warnings)
+    assert any("0 records for stream(s) orders after 1 failed attempt(s)" in w for w in warnings)
+
+
+def test_a_partial_success_is_said_and_counted_over_attempts(
+    local_airbyte: Any, tmp_path: Path
+) -> None:
+    # The first attempt commits one stream, then fails (partialSuccess); the second succeeds.
+    # The streams are incremental: each stream's rows are the sum over both attempts, which
+    # is what landed in DuckDB.
+    connection_id = local_airbyte.sample_connection_id
+    workspace, assets = _build(local_airbyte, tmp_path)
+    httpx.post(
+        f"{local_airbyte.url}/_local/connections/{connection_id}/fail_next_attempts",
+        json={"count": 1, "after_streams": 1, "message": "source died mid-sync"},
+    ).raise_for_status()
+    result = _materialize(assets, workspace)
+    assert result.success
+    counts = _table_counts(_duckdb_path(local_airbyte))
+    metadata = _row_counts(result)
+    assert len(metadata) == 3
+    for key, meta in metadata.items():
+        assert meta[MetadataKeys.PARTIAL_SUCCESS] is True
+        assert (meta[MetadataKeys.ATTEMPTS], meta[MetadataKeys.FAILED_ATTEMPTS]) == (2, 1)
+        assert meta[MetadataKeys.ROW_COUNT] == counts[key.path[-1]] > 0

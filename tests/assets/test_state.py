@@ -68,7 +68,8 @@ def test_unreachable_airbyte_falls_back_to_the_last_good_state(
 def test_no_state_and_no_airbyte_says_how_to_create_it(tmp_path: Path) -> None:
     with pytest.raises(AirbyteConfigurationError) as caught:
         build_airbyte_assets_definitions(
-            workspace=_quick(_dead_url(), workspace_id="w"), state_path=tmp_path / "state.json"
+            workspace=_quick(_dead_url(), workspace_id="00000000-0000-4000-8000-000000000001"),
+            state_path=tmp_path / "state.json",
         )
     message = str(caught.value)
     assert "No saved state exists" in message

@@ -182,7 +182,7 @@ def test_resource_client_is_built_once_and_secrets_stay_hidden(
     assert literal.get_client().api == "config"
 
 
-def test_resource_workspace_resolution() -> None:
+def test_resource_workspace_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     def one(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"data": [{"workspaceId": WS, "name": "only"}]})
 
@@ -193,14 +193,16 @@ def test_resource_workspace_resolution() -> None:
         )
 
     for app, expected in ((one, WS), (two, None)):
+        client = AirbyteClient.from_url(ROOT, api="public", transport=httpx.MockTransport(app))
         resource = AirbyteWorkspace(url=ROOT)
-        resource._client = AirbyteClient.from_url(ROOT, transport=httpx.MockTransport(app))
+        monkeypatch.setattr(AirbyteWorkspace, "get_client", lambda self, c=client: c)
         if expected:
             assert resource.resolve_workspace_id() == expected
+            assert resource.resolve_workspace_id() == expected  # cached: asked once
         else:
             with pytest.raises(AirbyteConfigurationError, match="'a' \\(w1\\), 'b' \\(w2\\)"):
                 resource.resolve_workspace_id()
-    assert AirbyteWorkspace(url=ROOT, workspace_id="given").resolve_workspace_id() == "given"
+    assert AirbyteWorkspace(url=ROOT, workspace_id=WS).resolve_workspace_id() == WS
 
 
 def test_cloud_preset() -> None:

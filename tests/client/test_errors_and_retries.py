@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import httpx
 import pytest
+import stamina
 from client_payloads import (
     CONN,
     FAST,
@@ -20,6 +20,7 @@ from client_payloads import (
 )
 
 from dagster_airbyte_assets.client import AirbyteClient, BearerTokenAuth, RetryPolicy
+from dagster_airbyte_assets.client._retry import make_retry_hook
 from dagster_airbyte_assets.errors import (
     AirbyteAuthenticationError,
     AirbyteBadRequestError,
@@ -31,7 +32,6 @@ from dagster_airbyte_assets.errors import (
     AirbyteNotFoundError,
     AirbyteServerError,
     AirbyteTimeoutError,
-    SyncAlreadyRunningError,
 )
 
 
@@ -105,7 +105,8 @@ def test_each_status_maps_to_its_typed_error(
     exc = info.value
     assert exc.status_code == status
     assert exc.message == "Airbyte says no"
-    assert exc.method == "POST" and exc.url == f"{ROOT}/api/v1/jobs/get"
+    # Jobs are read without logs (jobs/get reads every attempt's log: REAL-BEHAVIOUR §1.3).
+    assert exc.method == "POST" and exc.url == f"{ROOT}/api/v1/jobs/get_without_logs"
     if hint:
         assert hint in str(exc)
     if status == 404:
@@ -162,47 +163,47 @@ def test_timeouts_are_typed_and_retried_on_reads(make_client: MakeClient) -> Non
     assert len(rec.requests) == FAST.attempts
 
 
-def test_retry_after_is_honoured(make_client: MakeClient) -> None:
-    calls: list[float] = []
-
-    def app(request: httpx.Request) -> httpx.Response:
-        calls.append(time.monotonic())
-        if len(calls) == 1:
-            return httpx.Response(
-                429, json={"message": "slow down"}, headers={"Retry-After": "0.3"}
-            )
-        return httpx.Response(200, json=config_job())
-
-    client, _ = make_client(app, api="config")
-    client.get_job(42)
-    assert calls[1] - calls[0] >= 0.29
+def test_retry_after_is_honoured_and_capped() -> None:
+    # The backoff hook stamina calls: what to wait comes from the server's Retry-After.
+    hook = make_retry_hook(RetryPolicy(retry_after_max=60.0), idempotent=True)
+    limited = AirbyteHTTPError("slow down", status_code=429, retry_after=0.3)
+    assert hook(limited) == 0.3
+    greedy = AirbyteHTTPError("slow down", status_code=429, retry_after=3600.0)
+    assert hook(greedy) == 60.0
+    assert hook(AirbyteHTTPError("no", status_code=400)) is False
+    # A POST that may have started something is never replayed; a refused one (429) is.
+    write = make_retry_hook(RetryPolicy(), idempotent=False)
+    assert write(AirbyteServerError("boom", status_code=503)) is False
+    assert write(limited) == 0.3
 
 
-def test_retry_after_is_capped(make_client: MakeClient) -> None:
-    calls: list[float] = []
-
-    def app(request: httpx.Request) -> httpx.Response:
-        calls.append(time.monotonic())
-        if len(calls) == 1:
-            return httpx.Response(429, json={}, headers={"Retry-After": "3600"})
-        return httpx.Response(200, json=config_job())
-
-    policy = RetryPolicy(attempts=3, wait_initial=0.001, wait_jitter=0, retry_after_max=0.05)
-    client, _ = make_client(app, retry=policy, api="config")
-    client.get_job(42)
-    assert calls[1] - calls[0] < 1.0
+def test_a_429_is_retried_then_succeeds(make_client: MakeClient) -> None:
+    answers = [
+        httpx.Response(429, json={"message": "slow down"}, headers={"Retry-After": "0.3"}),
+        httpx.Response(200, json=config_job()),
+    ]
+    client, rec = make_client(lambda r: answers.pop(0), api="config")
+    with stamina.set_testing(True, attempts=5, cap=True):  # no waiting, same decisions
+        assert client.get_job(42).job_id == 42
+    assert len(rec.requests) == 2
 
 
-def test_overall_deadline_stops_retries(make_client: MakeClient) -> None:
-    policy = RetryPolicy(
-        attempts=1000, timeout=0.3, wait_initial=0.05, wait_max=0.05, wait_jitter=0
-    )
+def test_retries_use_the_policy(make_client: MakeClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    real = stamina.retry_context
+
+    def spy(**kwargs: Any) -> Any:
+        seen.update(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr("dagster_airbyte_assets.client._http.stamina.retry_context", spy)
+    policy = RetryPolicy(attempts=7, timeout=12.0, wait_initial=0.5, wait_max=4.0)
     client, rec = make_client(lambda r: httpx.Response(503, json={}), retry=policy)
-    start = time.monotonic()
-    with pytest.raises(AirbyteServerError):
+    with stamina.set_testing(True, attempts=100, cap=True), pytest.raises(AirbyteServerError):
         client.get_workspace(WS)
-    assert time.monotonic() - start < 2.0
-    assert 2 <= len(rec.requests) < 20
+    assert (seen["attempts"], seen["timeout"]) == (7, 12.0)
+    assert (seen["wait_initial"], seen["wait_max"]) == (0.5, 4.0)
+    assert len(rec.requests) == 7  # the policy's attempts, then the typed error
 
 
 def test_dropped_connection_on_a_read_is_retried(make_client: MakeClient) -> None:
@@ -261,31 +262,34 @@ def test_start_sync_resends_when_nothing_was_started(make_client: MakeClient) ->
     assert server.posts == 2 and job.job_id == 102
 
 
-def test_start_sync_409_is_a_typed_result_with_the_running_job(make_client: MakeClient) -> None:
+def test_start_sync_409_attaches_to_the_running_sync(make_client: MakeClient) -> None:
     server = _SyncServer("running")
     server.jobs.append(public_job(job_id=7, status="running"))
     client, _ = make_client(server)
-    with pytest.raises(SyncAlreadyRunningError) as info:
-        client.start_sync(CONN)
-    assert info.value.running_job is not None and info.value.running_job.job_id == 7
-    assert info.value.connection_id == CONN and info.value.status_code == 409
-    assert "already running" in (info.value.message or "")
+    start = client.trigger_sync(CONN)
+    assert (start.how, start.job.job_id) == ("attached", 7)
     assert server.posts == 1
 
 
 def test_start_sync_config_dialect(make_client: MakeClient) -> None:
-    client, rec = make_client(
-        lambda r: httpx.Response(200, json=config_job(status="pending")), api="config"
-    )
+    def app(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/jobs/list"):
+            return httpx.Response(200, json={"jobs": [], "totalJobCount": 0})
+        return httpx.Response(200, json=config_job(status="pending"))
+
+    client, rec = make_client(app, api="config")
     job = client.start_sync(CONN, job_type="reset")
     assert job.status == "pending"
-    assert rec.paths() == ["POST /api/v1/connections/reset"]
+    # The newest sync job first (the baseline an ambiguous answer is judged by), then one POST.
+    assert rec.paths() == ["POST /api/v1/jobs/list", "POST /api/v1/connections/reset"]
 
 
 def test_pagination_never_follows_a_foreign_next(make_client: MakeClient) -> None:
     total = 230
 
     def app(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/api/v1/"):
+            return httpx.Response(404, json={"message": "Page Not Found"})  # no Config API
         offset = int(request.url.params["offset"])
         limit = int(request.url.params["limit"])
         data = [
@@ -297,10 +301,13 @@ def test_pagination_never_follows_a_foreign_next(make_client: MakeClient) -> Non
 
     client, rec = make_client(app)
     connections = client.list_connections(WS)
-    assert [c.connection_id for c in connections] == [f"c{i}" for i in range(total)]
+    assert sorted(c.connection_id for c in connections) == sorted(f"c{i}" for i in range(total))
+    public = [r for r in rec.requests if r.url.path.startswith("/api/public/")]
     assert {r.url.host for r in rec.requests} == {"airbyte.test"}
-    assert len(rec.requests) == 3  # 100 + 100 + 30 (short page ends it)
-    assert all(r.url.params["workspaceIds"] == WS for r in rec.requests)
+    # Pages of 100 (100 + 100 + 30, the short page ends it), then a second pass with another
+    # page size that adds nothing: the Public API's pages have no stable order.
+    assert [r.url.params["limit"] for r in public] == ["100"] * 3 + ["97"] * 3
+    assert all(r.url.params["workspaceIds"] == WS for r in public)
 
 
 def test_config_jobs_list_pages_by_row_offset(make_client: MakeClient) -> None:

@@ -24,7 +24,6 @@ from dagster_airbyte_assets.errors import (
     AirbyteBadRequestError,
     AirbyteNotFoundError,
     AirbyteServerError,
-    SyncAlreadyRunningError,
 )
 from dagster_airbyte_assets.resource import AirbyteWorkspace
 
@@ -88,7 +87,7 @@ def test_read_everything_and_sync(client: AirbyteClient, server: Any) -> None:
     assert client.find_running_job(connection.connection_id) is None
 
 
-def test_sync_already_running_is_typed_with_the_running_job(
+def test_sync_already_running_is_attached_not_duplicated(
     client: AirbyteClient, server: Any, controls: httpx.Client
 ) -> None:
     conn = server.sample_connection_id
@@ -96,26 +95,29 @@ def test_sync_already_running_is_typed_with_the_running_job(
     try:
         first = client.start_sync(conn)
         before = client.request_count
-        with pytest.raises(SyncAlreadyRunningError) as info:
-            client.start_sync(conn)
-        assert info.value.running_job is not None
-        assert info.value.running_job.job_id == first.job_id
-        assert info.value.status_code == 409
-        # One POST (never retried) + the lookup of the running job.
+        second = client.trigger_sync(conn)
+        assert (second.how, second.job.job_id) == ("attached", first.job_id)
+        # The baseline listing, one POST answered 409 (never retried), the running-job lookup.
         assert client.request_count - before <= 3
         cancelled = client.cancel_job(first.job_id)
         assert cancelled.job_id == first.job_id
         assert _wait(client, first).status == "cancelled"
+        newer = client.sync_jobs_after(conn, first.job_id - 1)
+        assert [j.job_id for j in newer] == [first.job_id]  # one job, not two
     finally:
         controls.post(f"/connections/{conn}/sync_duration", json={"seconds": 0})
 
 
 def test_not_found_and_bad_request_are_not_retried(client: AirbyteClient) -> None:
     before = client.request_count
-    with pytest.raises(AirbyteNotFoundError):
+    # Config 2.0 answers {errorId} alone: a server error, retried; nothing says "not found".
+    expected = AirbyteNotFoundError if client.api == "public" else AirbyteServerError
+    with pytest.raises(expected):
         client.get_job(987654)
-    # Public dialect tries Config jobs/get first, then the Public API: one request each.
-    assert client.request_count - before <= 2
+    # Airbyte answers an unknown job id with a 500 (Config) or a 409 state-conflict (Public),
+    # never 404 (airbyte-versions.md §0.6); both are read as "no such job". The Config 500 is
+    # retried like any server error ({errorId} alone cannot say more), so this costs a few.
+    assert client.request_count - before <= FAST.attempts + 1
     before = client.request_count
     with pytest.raises((AirbyteBadRequestError, AirbyteNotFoundError)):
         client.get_connection("not-a-uuid")
@@ -160,7 +162,9 @@ def test_pagination_over_many_pages(tmp_path: Path) -> None:
             connections = c.list_connections(la.workspace_id)
             assert len(connections) == 230
             assert len({x.connection_id for x in connections}) == 230
-            assert c.request_count == 3
+            # The Config API's connections/list answers all at once, unpaginated; the Public
+            # API's pages come in no stable order and could skip some.
+            assert c.request_count == 1
 
 
 def test_unknown_job_status_is_kept(

@@ -20,7 +20,7 @@ from client_payloads import (
 )
 from pydantic import ValidationError
 
-from dagster_airbyte_assets.client import AirbyteConnection, AirbyteJob, resolve_urls
+from dagster_airbyte_assets.client import AirbyteConnection, AirbyteJob, RetryPolicy, resolve_urls
 from dagster_airbyte_assets.client._config_api import parse_config_connection, parse_config_job
 from dagster_airbyte_assets.client._public_api import (
     parse_public_connection,
@@ -271,9 +271,27 @@ def test_public_get_connection_falls_back_with_a_warning(
 
     client, rec = make_client(app)
     with caplog.at_level(logging.WARNING, logger="dagster_airbyte_assets.client"):
-        conn = client.get_connection(CONN)
-        client.get_connection(CONN)
+        for _ in range(5):
+            conn = client.get_connection(CONN)
     assert not conn.has_json_schemas and conn.streams[0].json_schema is None
-    # The Config API is tried once, then remembered as missing.
-    assert rec.paths().count("POST /api/v1/connections/get") == 1
+    # Set aside only after three answers in a row say it is not there (never after one).
+    assert rec.paths().count("POST /api/v1/connections/get") == 3
+    assert rec.paths().count(f"GET /api/public/v1/connections/{CONN}") == 5
     assert any("column schemas" in r.getMessage() for r in caplog.records)
+
+
+def test_one_garbled_config_answer_does_not_switch_the_config_api_off(
+    make_client: MakeClient,
+) -> None:
+    answers = iter([httpx.Response(200, text='{"connectionId": "x", "na')])
+
+    def app(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/api/v1/"):
+            return next(answers, None) or httpx.Response(200, json=CONFIG_CONNECTION)
+        return httpx.Response(200, json=PUBLIC_CONNECTION)
+
+    client, rec = make_client(app, retry=RetryPolicy.none())
+    first = client.get_connection(CONN)  # cut-off body read once more: the Config answer wins
+    second = client.get_connection(CONN)
+    assert first.has_json_schemas and second.has_json_schemas
+    assert rec.paths().count("POST /api/v1/connections/get") == 3

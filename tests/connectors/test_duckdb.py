@@ -269,3 +269,25 @@ def test_reader_in_this_process_delays_then_fails_clearly(
         reader.close()
     _write(config, "append", [_row(3, "grace", 1)]).commit()
     assert _query(config, "SELECT id FROM raw.people ORDER BY id") == [(1,), (3,)]
+
+
+def test_files_open_in_duckdb_1_0(config: dict) -> None:
+    """The file is written with storage compatibility v1.0.0 (storage version 64), which every
+    DuckDB 1.x opens; DuckDB >= 1.2 would otherwise write a format 1.0/1.1 readers refuse.
+
+    Checked with the installed DuckDB (whatever its version): the header's storage version and
+    DuckDB's own ``storage_version`` tag.
+    """
+    import struct
+
+    _write(config, "append", [_row(1, "a", 1)]).commit()
+    with open(config["destination_path"], "rb") as handle:
+        header = handle.read(20)
+    assert header[8:12] == b"DUCK"
+    assert struct.unpack("<Q", header[12:20])[0] == 64  # storage version of DuckDB 0.10-1.1
+    db = duckdb.connect(config["destination_path"], read_only=True)
+    try:
+        tags = db.execute("SELECT tags FROM duckdb_databases() WHERE NOT internal").fetchone()
+    finally:
+        db.close()
+    assert tags is not None and tags[0].get("storage_version") == "v1.0.0+"

@@ -210,3 +210,39 @@ def test_postgres_to_s3_parquet_round_trip(pg_database, moto_endpoint: str) -> N
     by_id = {r["id"]: r for r in table.to_pylist()}
     assert by_id[10]["name"] == "item 10" and by_id[10]["price"] == 15.0
     assert by_id[10]["at"].isoformat() == "2024-01-01T10:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("namespace", "table", "bucket_path"),
+    [
+        ("../../escaped", "orders", "bronze/"),  # a namespace format like "../${SOURCE_NAMESPACE}"
+        ("shop", "../../orders", "bronze/"),  # a prefix "../../"
+        ("/absolute", "orders", "bronze/"),
+        ("sh\x00op", "orders", "bronze/"),
+        ("shop", "orders", "../outside"),
+        ("shop/./..", "orders", "bronze/"),
+    ],
+)
+def test_file_bucket_paths_stay_inside_the_directory(
+    tmp_path: Path, namespace: str, table: str, bucket_path: str
+) -> None:
+    """In a ``file://`` bucket keys are paths: anything leaving the directory is refused before
+    a byte is written (on S3 such keys are plain strings; here they would write outside)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    config = {**_local(root), "s3_bucket_path": bucket_path}
+    stream = configured(STREAM, "append", destination_namespace=namespace)
+    stream = type(stream)(**{**stream.__dict__, "destination_table": table})
+    with pytest.raises(ConnectorError, match="S3: "):
+        S3Destination().open_stream(config, stream)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_file_bucket_symlink_out_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "datalake" / "bronze").mkdir(parents=True)
+    (root / "datalake" / "bronze" / "shop").symlink_to(tmp_path)
+    with pytest.raises(ConnectorError, match="outside the bucket directory"):
+        S3Destination().open_stream(
+            _local(root), configured(STREAM, "append", destination_namespace="shop")
+        )

@@ -43,6 +43,8 @@ from dagster_airbyte_assets.errors import (
     AirbyteAuthenticationError,
     AirbyteConfigurationError,
     AirbyteConnectError,
+    AirbyteConnectionInactiveError,
+    AirbyteError,
     AirbyteJobFailedError,
     AirbyteJobTimeoutError,
     AirbyteNotAirbyteError,
@@ -160,24 +162,7 @@ def test_wrong_static_token(local_airbyte_factory: Any) -> None:
     with pytest.raises(AirbyteAuthenticationError) as caught:
         workspace.verify()
     assert "check `token`" in str(caught.value)
-    assert "The access token is invalid or has expired" in str(caught.value)
-
-
-@pytest.mark.timeout(30)
-def test_two_ways_to_authenticate_are_refused() -> None:
-    workspace = AirbyteWorkspace(
-        url="http://127.0.0.1:1", username="a", password="b", token="c", **FAST
-    )
-    with pytest.raises(AirbyteConfigurationError) as caught:
-        workspace.get_client()
-    assert "Set one way to authenticate, not several: username/password, token" in str(caught.value)
-
-
-@pytest.mark.timeout(30)
-def test_url_without_scheme_is_a_configuration_error() -> None:
-    with pytest.raises(AirbyteConfigurationError) as caught:
-        AirbyteWorkspace(url="localhost:8000").get_client()
-    assert "url must be an http(s) URL such as http://localhost:8000" in str(caught.value)
+    assert caught.value.status_code == 401
 
 
 # -- unknown ids -------------------------------------------------------------------------------
@@ -200,7 +185,7 @@ def test_unknown_connection_sync(local_airbyte: Any) -> None:
     with pytest.raises(AirbyteNotFoundError) as caught:
         sync_and_wait(client, missing, poll_interval=0.5)
     assert missing in str(caught.value)
-    assert caught.value.status_code == 404
+    assert "refresh the saved state" in str(caught.value).lower()
 
 
 @pytest.mark.timeout(30)
@@ -422,7 +407,7 @@ def test_null_and_missing_optional_fields_parse(tmp_path: Path) -> None:
             )
         if path.endswith("/connections/get"):
             return 200, "application/json", json.dumps(_NULLY_CONNECTION).encode()
-        if path.endswith("/jobs/get"):
+        if path.endswith("/jobs/get_without_logs"):
             return 200, "application/json", json.dumps(_NULLY_JOB).encode()
         return 404, "application/json", b'{"message": "no such route"}'
 
@@ -531,3 +516,392 @@ def test_failed_job_carries_airbyte_reason(local_airbyte: Any, tmp_path: Path) -
     assert "failed after 3 attempt(s): Source disk is on fire" in str(caught.value)
     (job,) = jobs_of(local_airbyte, connection_id)
     assert job["status"] == "failed"
+
+
+# -- every bad setting or id is refused before any job starts -------------------------------------
+#
+# Each case tries to materialize the sample connection (or to start its sync) with one thing
+# wrong, against a real server: it must fail with its typed error naming what to fix, and the
+# server's job list must not have changed. One server serves every case.
+
+SECRET = "SENTINEL-pw-in-url-3c1d"
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from local_airbyte import LocalAirbyte
+
+    with LocalAirbyte(
+        tmp_path_factory.mktemp("bad-input"), seed="sample", test_controls=True
+    ) as server:
+        yield server
+
+
+def _all_job_ids(server: Any) -> list[int]:
+    body = {"configTypes": ["sync", "reset_connection"]}
+    return sorted(j["job"]["id"] for j in config_api(server, "jobs/list", body)["jobs"])
+
+
+def _materialize(server: Any, tmp_path: Path, **settings: Any) -> None:
+    """Build the resource and the assets (from a fresh snapshot), then run them."""
+    workspace = AirbyteWorkspace(**{"url": server.url, **FAST, **settings})
+    assets = build_airbyte_assets_definitions(
+        workspace=workspace, state_path=tmp_path / f"s-{uuid.uuid4().hex}.json"
+    )
+    dg.materialize(assets, resources={"airbyte": workspace})
+
+
+def _setting(**settings: Any) -> Any:
+    return lambda server, tmp_path: _materialize(server, tmp_path, **settings)
+
+
+def _sync(connection_id: str | None = None, **kwargs: Any) -> Any:
+    def attempt(server: Any, tmp_path: Path) -> None:
+        with AirbyteClient.from_url(server.url, retry=None) as client:
+            sync_and_wait(client, connection_id or server.sample_connection_id, **kwargs)
+
+    return attempt
+
+
+def _inactive(server: Any, tmp_path: Path) -> None:
+    cid = server.sample_connection_id
+    config_api(server, "connections/update", {"connectionId": cid, "status": "inactive"})
+    try:
+        with AirbyteClient.from_url(server.config_api_url, retry=None) as client:
+            sync_and_wait(client, cid, poll_interval=0.5)
+    finally:
+        config_api(server, "connections/update", {"connectionId": cid, "status": "active"})
+
+
+def _inactive_public(server: Any, tmp_path: Path) -> None:
+    cid = server.sample_connection_id
+    config_api(server, "connections/update", {"connectionId": cid, "status": "inactive"})
+    try:
+        workspace = AirbyteWorkspace(url=server.url, **FAST)
+        assets = build_airbyte_assets_definitions(
+            workspace=workspace, state_path=tmp_path / f"s-{uuid.uuid4().hex}.json"
+        )
+        try:
+            dg.materialize(assets, resources={"airbyte": workspace})
+        except AirbyteSyncFailure as failure:
+            raise failure.error from failure
+    finally:
+        config_api(server, "connections/update", {"connectionId": cid, "status": "active"})
+
+
+def _foreign_json(server: Any, tmp_path: Path) -> None:
+    answer = json.dumps({"hello": "world", "items": []}).encode()
+    with tiny_http_server(lambda m, p, b: (200, "application/json", answer)) as url:
+        _materialize(server, tmp_path, url=url)
+
+
+def _foreign_json_404(server: Any, tmp_path: Path) -> None:
+    answer = json.dumps({"error": "nope"}).encode()
+    with tiny_http_server(lambda m, p, b: (404, "application/json", answer)) as url:
+        _materialize(server, tmp_path, url=url)
+
+
+def _html(server: Any, tmp_path: Path) -> None:
+    page = b"<html><body>Sign in</body></html>"
+    with tiny_http_server(lambda m, p, b: (200, "text/html", page)) as url:
+        _materialize(server, tmp_path, url=url)
+
+
+def _bad_refresh(server: Any, tmp_path: Path) -> None:
+    workspace = AirbyteWorkspace(url=server.url, **FAST)
+    build_airbyte_assets_definitions(
+        workspace=workspace,
+        state_path=tmp_path / "s.json",
+        refresh="sometimes",  # type: ignore[arg-type]
+    )
+
+
+def _wrong_password(server: Any, tmp_path: Path) -> None:
+    # The local Airbyte has no auth here: a wrong password on a server that checks is in
+    # test_wrong_basic_credentials; this case checks the partial-credentials refusal instead.
+    _materialize(server, tmp_path, password="only-a-password")
+
+
+BAD: list[tuple[str, Any, type[Exception], str]] = [
+    (
+        "url-no-scheme",
+        _setting(url="localhost:8000"),
+        AirbyteConfigurationError,
+        "`url` must be an http(s) URL",
+    ),
+    (
+        "url-ftp",
+        _setting(url="ftp://airbyte:8000"),
+        AirbyteConfigurationError,
+        "`url` must be an http(s) URL",
+    ),
+    (
+        "url-userinfo",
+        _setting(url=f"http://airbyte:{SECRET}@localhost:8000"),
+        AirbyteConfigurationError,
+        "set `username` and `password`",
+    ),
+    (
+        "url-bad-port",
+        _setting(url="http://localhost:99999"),
+        AirbyteConfigurationError,
+        "`url` has an invalid port",
+    ),
+    ("url-empty", _setting(url=""), AirbyteConfigurationError, "`url` must be an http(s) URL"),
+    (
+        "api-unknown",
+        _setting(api="graphql"),
+        AirbyteConfigurationError,
+        "`api` must be 'config' or 'public'",
+    ),
+    (
+        "config-url-userinfo",
+        _setting(config_api_url=f"http://u:{SECRET}@h/api/v1"),
+        AirbyteConfigurationError,
+        "`config_api_url` must not contain credentials",
+    ),
+    (
+        "public-url-scheme",
+        _setting(public_api_url="localhost/api/public/v1"),
+        AirbyteConfigurationError,
+        "`public_api_url` must be an http(s) URL",
+    ),
+    (
+        "ui-url-userinfo",
+        _setting(ui_url=f"https://u:{SECRET}@ui"),
+        AirbyteConfigurationError,
+        "`ui_url` must not contain credentials",
+    ),
+    (
+        "workspace-not-uuid",
+        _setting(workspace_id="my-workspace"),
+        AirbyteConfigurationError,
+        "`workspace_id` must be an Airbyte workspace id",
+    ),
+    (
+        "workspace-traversal",
+        _setting(workspace_id="../workspaces"),
+        AirbyteConfigurationError,
+        "`workspace_id` must be an Airbyte workspace id",
+    ),
+    (
+        "poll-interval-zero",
+        _setting(poll_interval=0),
+        AirbyteConfigurationError,
+        "`poll_interval` must be a number of seconds above 0",
+    ),
+    (
+        "poll-interval-negative",
+        _setting(poll_interval=-1.0),
+        AirbyteConfigurationError,
+        "`poll_interval` must be a number of seconds above 0",
+    ),
+    (
+        "poll-interval-nan",
+        _setting(poll_interval=float("nan")),
+        AirbyteConfigurationError,
+        "`poll_interval` must be",
+    ),
+    (
+        "poll-timeout-zero",
+        _setting(poll_timeout=0),
+        AirbyteConfigurationError,
+        "`poll_timeout` must be a number of seconds above 0",
+    ),
+    (
+        "poll-timeout-negative",
+        _setting(poll_timeout=-5),
+        AirbyteConfigurationError,
+        "`poll_timeout` must be",
+    ),
+    (
+        "outage-timeout-zero",
+        _setting(outage_timeout=0),
+        AirbyteConfigurationError,
+        "`outage_timeout` must be",
+    ),
+    (
+        "request-timeout-zero",
+        _setting(request_timeout=0),
+        AirbyteConfigurationError,
+        "`request_timeout` must be",
+    ),
+    (
+        "request-timeout-inf",
+        _setting(request_timeout=float("inf")),
+        AirbyteConfigurationError,
+        "`request_timeout` must be",
+    ),
+    (
+        "retry-timeout-negative",
+        _setting(retry_timeout=-1),
+        AirbyteConfigurationError,
+        "`retry_timeout` must be",
+    ),
+    (
+        "retries-negative",
+        _setting(request_max_retries=-1),
+        AirbyteConfigurationError,
+        "`request_max_retries` must be a whole number of at least 0",
+    ),
+    (
+        "retries-fraction",
+        _setting(request_max_retries=1.5),
+        AirbyteConfigurationError,
+        "`request_max_retries` must be a whole number",
+    ),
+    (
+        "pool-zero",
+        _setting(max_concurrent_requests=0),
+        AirbyteConfigurationError,
+        "`max_concurrent_requests` must be a whole number of at least 1",
+    ),
+    (
+        "cancel-flag-string",
+        _setting(cancel_on_termination="yes"),
+        AirbyteConfigurationError,
+        "`cancel_on_termination` must be True or False",
+    ),
+    (
+        "two-auth-modes",
+        _setting(username="u", password="p", token="t"),
+        AirbyteConfigurationError,
+        "Set one way to authenticate, not several",
+    ),
+    (
+        "basic-and-client",
+        _setting(client_id="c", client_secret="s", password="p", username="u"),
+        AirbyteConfigurationError,
+        "not several",
+    ),
+    (
+        "password-alone",
+        _wrong_password,
+        AirbyteConfigurationError,
+        "`password` is set but `username` is not",
+    ),
+    (
+        "client-id-alone",
+        _setting(client_id="c"),
+        AirbyteConfigurationError,
+        "`client_id` is set but `client_secret` is not",
+    ),
+    (
+        "username-colon",
+        _setting(username="a:b", password="p"),
+        AirbyteConfigurationError,
+        "`username` must not contain ':'",
+    ),
+    (
+        "token-newline",
+        _setting(token="abc\ndef"),
+        AirbyteConfigurationError,
+        "`token` contains a control character",
+    ),
+    (
+        "refresh-sometimes",
+        _bad_refresh,
+        AirbyteConfigurationError,
+        "refresh must be 'if_missing', 'always' or 'never'",
+    ),
+    (
+        "sync-poll-interval-negative",
+        _sync(poll_interval=-1),
+        AirbyteConfigurationError,
+        "poll_interval must be",
+    ),
+    (
+        "sync-poll-timeout-zero",
+        _sync(poll_timeout=0),
+        AirbyteConfigurationError,
+        "poll_timeout must be above 0",
+    ),
+    (
+        "sync-outage-timeout-negative",
+        _sync(outage_timeout=-3),
+        AirbyteConfigurationError,
+        "outage_timeout must be",
+    ),
+    (
+        "sync-job-type-unknown",
+        _sync(job_type="rebuild"),
+        AirbyteConfigurationError,
+        "job_type must be one of",
+    ),
+    (
+        "connection-unknown",
+        _sync("9d8c7b6a-0000-4000-8000-000000000009"),
+        AirbyteNotFoundError,
+        "Refresh the saved state",
+    ),
+    (
+        "connection-traversal",
+        _sync("../workspaces"),
+        AirbyteConfigurationError,
+        "connection id must be an Airbyte id (a UUID), not '../workspaces'",
+    ),
+    (
+        "connection-inactive-config",
+        _inactive,
+        AirbyteConnectionInactiveError,
+        "its status is 'inactive'",
+    ),
+    (
+        "connection-inactive-public",
+        _inactive_public,
+        AirbyteConnectionInactiveError,
+        "enable it in Airbyte",
+    ),
+    ("server-foreign-json", _foreign_json, AirbyteConfigurationError, "not an Airbyte"),
+    (
+        "server-foreign-json-404",
+        _foreign_json_404,
+        AirbyteConfigurationError,
+        "JSON that is not an Airbyte error",
+    ),
+    ("server-html", _html, AirbyteConfigurationError, "is this an Airbyte server"),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("name", "attempt", "error", "fragment"), BAD, ids=[c[0] for c in BAD])
+def test_bad_input_is_refused_before_any_job_starts(
+    shared_server: Any,
+    tmp_path: Path,
+    name: str,
+    attempt: Any,
+    error: type[Exception],
+    fragment: str,
+) -> None:
+    before = _all_job_ids(shared_server)
+    control(shared_server, "DELETE", "requests")
+    with pytest.raises(error) as caught:
+        attempt(shared_server, tmp_path)
+    text = str(caught.value)
+    assert fragment in text, text
+    assert SECRET not in text + repr(caught.value)
+    assert _all_job_ids(shared_server) == before  # nothing started, nothing left behind
+    served = control(shared_server, "GET", "requests").json()["by_route"]
+    starts = [
+        r for r in served if r in ("POST /api/v1/connections/sync", "POST /api/public/v1/jobs")
+    ]
+    # Only an inactive connection is asked (Airbyte is what knows it is inactive), once.
+    assert (
+        starts == ([] if "inactive" not in name else starts) and sum(served[r] for r in starts) <= 1
+    ), served
+
+
+def test_at_least_thirty_bad_inputs() -> None:
+    assert len(BAD) >= 30
+
+
+@pytest.mark.timeout(30)
+def test_an_id_cannot_reach_another_endpoint(shared_server: Any) -> None:
+    control(shared_server, "DELETE", "requests")
+    with AirbyteClient.from_url(shared_server.url, retry=None) as client:
+        with pytest.raises(AirbyteError):
+            client.dialect.get_connection("../workspaces")
+        with pytest.raises(AirbyteError):
+            client.dialect.get_connection("..")
+    served = control(shared_server, "GET", "requests").json()["by_route"]
+    assert not any(route.startswith("GET /api/public/v1/workspaces") for route in served), served

@@ -53,10 +53,13 @@ def test_twenty_syncs_survive_faults_without_duplicate_jobs(
     control(local_airbyte, "POST", "faults", FAULTS)
     try:
         # Loading the workspace goes through the faults too.
+        # A short request_timeout bounds how long a start whose connection dropped is looked
+        # for (max(5 s, request_timeout)) before it is sent again.
         workspace, assets = build_assets(
             local_airbyte,
             tmp_path,
             poll_interval=1.0,
+            request_timeout=5.0,
             connection_selector=lambda c: c.connection_id in ids,
         )
         assert len(assets) == CONNECTIONS

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +307,225 @@ def test_no_secret_in_the_demo(tmp_path: Path) -> None:
     assert any(p.name.endswith(".db") for p in written)
     leaking = [str(p) for p in written if any(s.encode() in p.read_bytes() for s in SENTINELS)]
     assert leaking == []
+
+
+# -- sentinels for every credential of the resource, in everything Dagster keeps or shows -------
+
+URL_SECRET = "SENTINEL-url-userinfo-8a2f"
+PASSWORD_SECRET = "SENTINEL-password-61be"
+TOKEN_SECRET = "SENTINEL-token-d07c"
+CLIENT_SECRET_2 = "SENTINEL-client-secret-4f93"
+RESOURCE_SENTINELS = (URL_SECRET, PASSWORD_SECRET, TOKEN_SECRET, CLIENT_SECRET_2)
+
+SENTINEL_DEFS = """
+import os
+
+import dagster as dg
+
+from dagster_airbyte_assets import AirbyteWorkspace, build_airbyte_assets_definitions
+from dagster_airbyte_assets.errors import AirbyteConfigurationError
+
+url = os.environ["AIRBYTE_URL"]
+airbyte = AirbyteWorkspace(
+    url=url,
+    client_id="local-client",
+    client_secret=dg.EnvVar("AB_CLIENT_SECRET"),
+    poll_interval=1.0,
+)
+with_token = AirbyteWorkspace(url=url, token=dg.EnvVar("AB_TOKEN"))
+with_password = AirbyteWorkspace(
+    url=url + "/api/v1", username="airbyte", password=dg.EnvVar("AB_PASSWORD")
+)
+with_plain = AirbyteWorkspace(url=url, token="plain-token-not-a-sentinel")
+try:
+    AirbyteWorkspace(url=os.environ["AB_URL_WITH_CREDENTIALS"])
+except AirbyteConfigurationError as exc:
+    print(f"refused: {exc!r}", flush=True)  # what a user's script would log
+defs = dg.Definitions(
+    assets=build_airbyte_assets_definitions(workspace=airbyte, state_path=os.environ["STATE_PATH"]),
+    resources={
+        "airbyte": airbyte,
+        "with_token": with_token,
+        "with_password": with_password,
+        "with_plain": with_plain,
+    },
+)
+"""
+
+RESOURCES_QUERY = """
+query ($selector: RepositorySelector!) {
+  allTopLevelResourceDetailsOrError(repositorySelector: $selector) {
+    __typename
+    ... on ResourceDetailsList { results { name configuredValues { key value type } } }
+  }
+}
+"""
+
+
+def _graphql(url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(f"{url}/graphql", json={"query": query, "variables": variables})
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def _resource_snapshot(url: str, log: Path, server: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """The resource page's data, once the code location has loaded."""
+    selector = {"repositoryLocationName": "defs.py", "repositoryName": "__repository__"}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"dagster-webserver exited:\n{log.read_text()[-3000:]}")
+        try:
+            data = _graphql(url, RESOURCES_QUERY, {"selector": selector})
+        except (httpx.HTTPError, AssertionError):
+            time.sleep(1)
+            continue
+        answer = data["allTopLevelResourceDetailsOrError"]
+        if answer["__typename"] == "ResourceDetailsList":
+            return {r["name"]: r["configuredValues"] for r in answer["results"]}
+        time.sleep(1)
+    pytest.fail(f"the code location did not load:\n{log.read_text()[-3000:]}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_resource_secret_sentinels_appear_nowhere(
+    local_airbyte_factory: Any, tmp_path: Path
+) -> None:
+    server = local_airbyte_factory(
+        seed="sample",
+        auth="client-credentials",
+        client_credentials=("local-client", CLIENT_SECRET_2),
+        test_controls=True,
+    )
+    (tmp_path / "defs.py").write_text(SENTINEL_DEFS)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    state = tmp_path / "state.json"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRBYTE_", "DAGSTER_"))},
+        "AIRBYTE_URL": server.url,
+        "AB_CLIENT_SECRET": CLIENT_SECRET_2,
+        "AB_TOKEN": TOKEN_SECRET,
+        "AB_PASSWORD": PASSWORD_SECRET,
+        "AB_URL_WITH_CREDENTIALS": f"http://airbyte:{URL_SECRET}@127.0.0.1:{server.port}",
+        "STATE_PATH": str(state),
+        "DAGSTER_HOME": str(home),
+    }
+    bin_dir = Path(sys.executable).parent
+    # 1. A real run through the CLI: the state file, the event log database, stdout/stderr.
+    run = subprocess.run(
+        [str(bin_dir / "dagster"), "asset", "materialize", "-f", "defs.py", "--select", "*"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "refused: AirbyteConfigurationError(" in run.stdout + run.stderr
+    assert "set `username` and `password`" in run.stdout + run.stderr
+    assert state.exists() and any(p.suffix == ".db" for p in home.rglob("*"))
+
+    # 2. The UI: the resource page as the webserver serves it over GraphQL.
+    port = free_port()
+    log = tmp_path / "webserver.log"
+    with open(log, "wb") as out:
+        webserver = subprocess.Popen(
+            [
+                str(bin_dir / "dagster-webserver"),
+                "-f",
+                "defs.py",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        resources = _resource_snapshot(f"http://127.0.0.1:{port}", log, webserver)
+    finally:
+        webserver.terminate()
+        try:
+            webserver.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(webserver.pid, signal.SIGKILL)
+            webserver.wait()
+    shown = {
+        name: {v["key"]: (v["type"], v["value"]) for v in values}
+        for name, values in resources.items()
+    }
+    assert shown["airbyte"]["client_secret"] == ("ENV_VAR", "AB_CLIENT_SECRET")
+    assert shown["with_token"]["token"] == ("ENV_VAR", "AB_TOKEN")
+    assert shown["with_password"]["password"] == ("ENV_VAR", "AB_PASSWORD")
+    # A plain string is masked on the resource page (the field is marked secret)...
+    assert shown["with_plain"]["token"][0] == "SECRET"
+    assert "plain-token-not-a-sentinel" not in json.dumps(resources)
+    # ...but Dagster keeps it in the code location's snapshot (the job's config defaults),
+    # hence the warning at load that the README describes.
+    assert "AirbyteWorkspace.token is a plain string" in run.stdout + run.stderr
+
+    # 3. Everything written or shown, searched for every sentinel.
+    written = [p for p in [*home.rglob("*"), state, log] if p.is_file()]
+    texts = {
+        "ui resource snapshot": json.dumps(resources),
+        "stdout": run.stdout,
+        "stderr": run.stderr,
+        "reprs": repr(
+            AirbyteWorkspace(url=server.url, client_id="c", client_secret=CLIENT_SECRET_2)
+        )
+        + repr(AirbyteWorkspace(url=server.url, token=TOKEN_SECRET).get_client().http_client.auth)
+        + repr(AirbyteWorkspace(url=server.url, username="u", password=PASSWORD_SECRET)),
+    }
+    leaks = {where: [s for s in RESOURCE_SENTINELS if s in text] for where, text in texts.items()}
+    leaks.update(
+        {str(p): [s for s in RESOURCE_SENTINELS if s.encode() in p.read_bytes()] for p in written}
+    )
+    assert {where: found for where, found in leaks.items() if found} == {}
+
+
+def test_a_plain_string_secret_is_warned_about_once_naming_envvar(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster_airbyte_assets import resource as resource_module
+
+    monkeypatch.setattr(resource_module, "_WARNED", set())
+    caplog.set_level(logging.WARNING, "dagster_airbyte_assets")
+    AirbyteWorkspace(url="http://localhost:8000", token="plain-token-value")
+    AirbyteWorkspace(url="http://localhost:8000", token="plain-token-value")
+    warnings = [r.getMessage() for r in caplog.records if "plain string" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "AirbyteWorkspace.token" in warnings[0] and "dg.EnvVar('AIRBYTE_TOKEN')" in warnings[0]
+    assert "plain-token-value" not in caplog.text
+    # An EnvVar is no plain string, also once Dagster resolves it for a run.
+    caplog.clear()
+    monkeypatch.setenv("AB_TOKEN_FOR_TEST", "resolved-token-value")
+    AirbyteWorkspace(
+        url="http://localhost:8000", client_id="c", client_secret=dg.EnvVar("AB_TOKEN_FOR_TEST")
+    )
+    AirbyteWorkspace(
+        url="http://localhost:8000", client_id="c", client_secret="resolved-token-value"
+    )
+    assert "plain string" not in caplog.text
+
+
+def test_a_plain_string_secret_stays_in_dagsters_snapshot_which_is_why_it_is_warned() -> None:
+    """What the README says the UI reads: the resource page masks the field, the snapshot keeps
+    the value as a config default. So the only safe way is an EnvVar."""
+    from dagster._core.remote_representation.external_data import RepositorySnap
+    from dagster._serdes import serialize_value
+
+    plain = AirbyteWorkspace(url="http://localhost:8000", token="plain-value-in-snapshot")
+    defs = dg.Definitions(resources={"airbyte": plain})
+    snap = RepositorySnap.from_def(defs.get_repository_def())
+    (resource,) = [r for r in snap.resources if r.name == "airbyte"]
+    assert {f.name: f.is_secret for f in resource.config_field_snaps}["token"] is True
+    assert "plain-value-in-snapshot" in serialize_value(snap)

@@ -69,7 +69,7 @@ def test_revoked_token_mid_wait_causes_exactly_one_refresh(
             lambda: (
                 control(server, "GET", "requests")
                 .json()["by_route"]
-                .get("POST /api/v1/jobs/get", 0)
+                .get("POST /api/v1/jobs/get_without_logs", 0)
                 >= 1
             ),
             20,

@@ -19,10 +19,16 @@ def config_post(
 
 
 def wait_for_job(server: Any, job_id: int, timeout: float = 30, **kw: Any) -> dict[str, Any]:
-    """Poll ``jobs/get`` until the job is terminal; return the ``JobInfoRead``."""
+    """Poll ``jobs/get_without_logs`` until the job is terminal; return its ``JobInfoRead``.
+
+    That endpoint, not ``jobs/get``, carries the job's statistics (REAL-BEHAVIOUR §1.1, from
+    v0.52.0) and no logs: what a client should poll.
+    """
     deadline = time.monotonic() + timeout
     while True:
-        info: dict[str, Any] = config_post(server, "/jobs/get", {"id": job_id}, **kw).json()
+        info: dict[str, Any] = config_post(
+            server, "/jobs/get_without_logs", {"id": job_id}, **kw
+        ).json()
         if info["job"]["status"] in TERMINAL:
             return info
         if time.monotonic() > deadline:

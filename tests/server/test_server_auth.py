@@ -10,10 +10,11 @@ from openapi_validation import assert_matches_component, assert_matches_schema
 
 def test_basic_auth(local_airbyte_factory) -> None:  # type: ignore[no-untyped-def]
     server = local_airbyte_factory(auth="basic", seed="sample")
-    url = f"{server.config_api_url}/workspaces/list"
-    assert httpx.post(url, json={}).status_code == 401
-    assert httpx.post(url, json={}, auth=("airbyte", "wrong")).status_code == 401
-    assert httpx.post(url, json={}, auth=("airbyte", "password")).status_code == 200
+    url = f"{server.config_api_url}/workspaces/get"
+    body = {"workspaceId": server.workspace_id}
+    assert httpx.post(url, json=body).status_code == 401
+    assert httpx.post(url, json=body, auth=("airbyte", "wrong")).status_code == 401
+    assert httpx.post(url, json=body, auth=("airbyte", "password")).status_code == 200
     public = httpx.get(f"{server.public_api_url}/workspaces")
     assert public.status_code == 401
     assert_matches_component("public-api-problems", "InvalidApiKeyProblemResponse", public.json())
@@ -47,8 +48,11 @@ def test_client_credentials(local_airbyte_factory) -> None:  # type: ignore[no-u
 
     headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
     assert httpx.get(f"{server.public_api_url}/workspaces", headers=headers).status_code == 200
+    workspace = {"workspaceId": server.workspace_id}
     assert (
-        httpx.post(f"{server.config_api_url}/workspaces/list", json={}, headers=headers).status_code
+        httpx.post(
+            f"{server.config_api_url}/workspaces/get", json=workspace, headers=headers
+        ).status_code
         == 200
     )
     assert (

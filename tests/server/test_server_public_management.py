@@ -135,7 +135,6 @@ def test_actor_errors(  # type: ignore[no-untyped-def]
         {k: v for k, v in good.items() if k != "name"},
         {**good, "configuration": "not an object"},
         {**good, "workspaceId": "not-a-uuid"},
-        {**good, "configuration": config},  # neither definitionId nor a type word
         {**good, "configuration": {type_key: "no-such-connector"}},
         {**good, "definitionId": "nope"},
     ):
@@ -146,6 +145,9 @@ def test_actor_errors(  # type: ignore[no-untyped-def]
         ).status_code
         == 400
     )
+    # Neither definitionId nor a type word: UnprocessableEntityProblem (DestinationsController.kt).
+    neither = httpx.post(api, json={**good, "configuration": config})
+    assert neither.status_code == 422 and neither.json()["title"] == "unprocessable-entity"
     _not_found(httpx.post(api, json={**good, "workspaceId": MISSING}), MISSING)
     _not_found(httpx.post(api, json={**good, "definitionId": MISSING}), MISSING)
 
@@ -199,10 +201,8 @@ def test_create_connection_with_every_field_then_sync(local_airbyte, tmp_path) -
                     {"name": "orders", "syncMode": "full_refresh_overwrite"},
                 ]
             },
-            "schedule": {
-                "scheduleType": "cron",
-                "cronExpression": "0 30 8 ? * MON-FRI America/New_York",
-            },
+            # A trailing UTC is the only zone the Public API takes (AirbyteCatalogHelper.kt).
+            "schedule": {"scheduleType": "cron", "cronExpression": "0 30 8 ? * MON-FRI UTC"},
             "namespaceDefinition": "custom_format",
             "namespaceFormat": "ns_${SOURCE_NAMESPACE}",
             "prefix": "p_",
@@ -216,10 +216,7 @@ def test_create_connection_with_every_field_then_sync(local_airbyte, tmp_path) -
     assert_matches_schema(PUB, "/connections", "post", 200, created.json())
     body = created.json()
     assert body["name"] == "faker to duck" and body["status"] == "active"
-    assert body["schedule"] == {
-        "scheduleType": "cron",
-        "cronExpression": "0 30 8 ? * MON-FRI America/New_York",
-    }
+    assert body["schedule"] == {"scheduleType": "cron", "cronExpression": "0 30 8 ? * MON-FRI UTC"}
     assert body["namespaceDefinition"] == "custom_format"
     assert body["namespaceFormat"] == "ns_${SOURCE_NAMESPACE}" and body["prefix"] == "p_"
     assert body["nonBreakingSchemaUpdatesBehavior"] == "disable_connection"
@@ -230,15 +227,18 @@ def test_create_connection_with_every_field_then_sync(local_airbyte, tmp_path) -
     cid = body["connectionId"]
     assert httpx.get(f"{api}/connections/{cid}").json() == body
 
-    # Stored in Config shapes: the unlisted stream is there, unselected.
+    # In Config shapes: connections/get lists the configured (selected) streams only; the web
+    # backend's full catalog keeps the unlisted one, unselected.
     read = config_post(local_airbyte, "/connections/get", {"connectionId": cid}).json()
     assert read["namespaceDefinition"] == "customformat"
     assert read["nonBreakingChangesPreference"] == "disable"
     assert read["scheduleData"] == {
-        "cron": {"cronExpression": "0 30 8 ? * MON-FRI", "cronTimeZone": "America/New_York"}
+        "cron": {"cronExpression": "0 30 8 ? * MON-FRI", "cronTimeZone": "UTC"}
     }
+    assert [s["stream"]["name"] for s in read["syncCatalog"]["streams"]] == ["customers", "orders"]
+    full = config_post(local_airbyte, "/web_backend/connections/get", {"connectionId": cid}).json()
     selected = {
-        s["stream"]["name"]: s["config"]["selected"] for s in read["syncCatalog"]["streams"]
+        s["stream"]["name"]: s["config"]["selected"] for s in full["syncCatalog"]["streams"]
     }
     assert selected == {"customers": True, "orders": True, "products": False}
 
@@ -291,12 +291,8 @@ def test_patch_connection_every_field(local_airbyte) -> None:  # type: ignore[no
             {"nonBreakingSchemaUpdatesBehavior": "propagate_columns"},
         ),
         (
-            {"schedule": {"scheduleType": "cron", "cronExpression": "0 0 6 * * ? Europe/Paris"}},
-            {"schedule": {"scheduleType": "cron", "cronExpression": "0 0 6 * * ? Europe/Paris"}},
-        ),
-        (
-            {"schedule": {"scheduleType": "basic", "basicTiming": "every_12_hours"}},
-            {"schedule": {"scheduleType": "basic", "basicTiming": "Every 12 HOURS"}},
+            {"schedule": {"scheduleType": "cron", "cronExpression": "0 0 6 * * ?"}},
+            {"schedule": {"scheduleType": "cron", "cronExpression": "0 0 6 * * ? UTC"}},
         ),
         ({"schedule": {"scheduleType": "manual"}}, {"schedule": {"scheduleType": "manual"}}),
         (
@@ -352,14 +348,16 @@ def test_connection_errors_and_delete(local_airbyte, tmp_path) -> None:  # type:
         {**pair, **streams({"name": "orders", "syncMode": "incremental_update"})},
         {**pair, **streams({"name": "orders"}, {"name": "orders"})},
         {**pair, **streams({"syncMode": "full_refresh_append"})},
-        {**pair, "schedule": {"scheduleType": "hourly"}},
         {**pair, "schedule": {"scheduleType": "cron"}},
         {**pair, "schedule": {"scheduleType": "cron", "cronExpression": "every day"}},
         {**pair, "schedule": {"scheduleType": "cron", "cronExpression": "0 0 * * * ? Mars/Base"}},
-        {**pair, "namespaceDefinition": "customformat"},
-        {**pair, "nonBreakingSchemaUpdatesBehavior": "disable"},
-        {**pair, "status": "locked"},
-        {**pair, "prefix": 5},
+        # Any zone but a trailing UTC is refused (normalizeCronExpression strips only "UTC").
+        {
+            **pair,
+            "schedule": {"scheduleType": "cron", "cronExpression": "0 0 6 * * ? Europe/Paris"},
+        },
+        # The seconds must be a number (validateCronConfiguration's Integer.valueOf).
+        {**pair, "schedule": {"scheduleType": "cron", "cronExpression": "* 0 6 * * ?"}},
         {**pair, "configurations": []},
     ):
         _bad_request(httpx.post(f"{api}/connections", json=body))
@@ -368,21 +366,31 @@ def test_connection_errors_and_delete(local_airbyte, tmp_path) -> None:  # type:
 
     before = httpx.get(f"{api}/connections/{cid}").json()
     patches: list[dict[str, Any]] = [
-        {"schedule": {"scheduleType": "basic", "basicTiming": "Every 3 FORTNIGHTS"}},
         {"configurations": {"streams": []}},
-        {"status": "paused"},
-        {"name": 7},
     ]
     for patch in patches:
         _bad_request(httpx.patch(f"{api}/connections/{cid}", json=patch))
     assert httpx.get(f"{api}/connections/{cid}").json() == before  # nothing half-applied
     _not_found(httpx.patch(f"{api}/connections/{MISSING}", json={"name": "x"}), MISSING)
 
+    # Enum values the Public models do not have fail Micronaut's binding: a plain 400.
+    for body in (
+        {**pair, "schedule": {"scheduleType": "hourly"}},
+        {**pair, "schedule": {"scheduleType": "basic", "basicTiming": "Every 12 HOURS"}},
+        {**pair, "namespaceDefinition": "customformat"},  # the Config spelling
+        {**pair, "nonBreakingSchemaUpdatesBehavior": "disable"},
+        {**pair, "status": "locked"},  # main only
+    ):
+        refused = httpx.post(f"{api}/connections", json=body)
+        assert refused.status_code == 400 and refused.json()["message"] == "Bad Request", body
+
     deleted = httpx.delete(f"{api}/connections/{cid}")
     assert deleted.status_code == 204 and deleted.content == b""
     assert_matches_schema(PUB, "/connections/{connectionId}", "delete", 204, deleted.content)
-    _not_found(httpx.get(f"{api}/connections/{cid}"), cid)
-    _not_found(httpx.delete(f"{api}/connections/{cid}"), cid)
+    # Deleting deprecates (ConnectionHelper.deleteConnection): still readable, out of lists.
+    assert httpx.get(f"{api}/connections/{cid}").json()["status"] == "deprecated"
+    listed = httpx.get(f"{api}/connections", params={"limit": 100}).json()["data"]
+    assert cid not in {c["connectionId"] for c in listed}
 
 
 # -- workspaces -----------------------------------------------------------------------------------

@@ -69,19 +69,19 @@ def test_due_basic_schedule_starts_a_sync_that_succeeds(server) -> None:  # type
 
 
 def test_due_cron_schedule_in_new_york_starts_a_sync(server) -> None:  # type: ignore[no-untyped-def]
-    api = server.public_api_url
+    # A zone other than UTC is only settable through the Config API (the Public mappers store
+    # cronTimeZone "UTC", ConnectionCreateMapper.kt ~54-58).
     cid = server.sample_connection_id
-    patched = httpx.patch(
-        f"{api}/connections/{cid}",
-        json={
-            "schedule": {
-                "scheduleType": "cron",
-                "cronExpression": "0 30 8 ? * MON-FRI America/New_York",
-            }
+    conn = config_post(server, "/connections/get", {"connectionId": cid}).json()
+    conn.update(
+        scheduleType="cron",
+        scheduleData={
+            "cron": {"cronExpression": "0 30 8 ? * MON-FRI", "cronTimeZone": "America/New_York"}
         },
     )
+    patched = config_post(server, "/connections/update", conn)
     assert patched.status_code == 200, patched.text
-    created = datetime.fromtimestamp(patched.json()["createdAt"], UTC)
+    created = datetime.fromtimestamp(patched.json()["created_at"], UTC)
     fire = _next_weekday_at(created, 8, 30, "America/New_York")
     assert fire.astimezone(UTC).hour in (12, 13)  # 08:30 in New York is not 08:30 UTC
     utc_reading = _next_weekday_at(created, 8, 30, "UTC")

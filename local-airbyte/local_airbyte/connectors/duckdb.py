@@ -90,7 +90,10 @@ def connect_with_retry(path: str, timeout: float | None = None) -> Any:
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(path)
+            # DuckDB >= 1.2 would write a storage format 1.0/1.1 readers (PyAirbyte's pinned
+            # duckdb, older dbt-duckdb) cannot open; v1.0.0 compatibility keeps every 1.x able
+            # to read the file. The setting applies when the file is created.
+            return duckdb.connect(path, config={"storage_compatibility_version": "v1.0.0"})
         except (duckdb.IOException, duckdb.ConnectionException) as exc:
             # IOException "Could not set lock": another process has the file open.
             # ConnectionException "different configuration": a read-only connection is open in

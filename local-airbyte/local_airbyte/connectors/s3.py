@@ -85,6 +85,7 @@ def _filesystem(config: dict[str, Any]) -> tuple[pafs.FileSystem, str, str]:
             raise ConnectorError(
                 f"S3: local endpoint {endpoint!r} must be an absolute file:///path/to/dir."
             )
+        _check_segments("s3_bucket_name", bucket)
         root = os.path.join(directory, bucket)
         return pafs.LocalFileSystem(), root, f"local directory {root}"
     region = str(config.get("s3_bucket_region") or "us-east-1")
@@ -115,14 +116,42 @@ def _filesystem(config: dict[str, Any]) -> tuple[pafs.FileSystem, str, str]:
         raise ConnectorError(f"S3: cannot use {where}: {exc}") from exc
 
 
+def _check_segments(what: str, value: str) -> None:
+    """Refuse a key part that would leave the bucket as a local path.
+
+    On S3 a key is a plain string, so ``../`` or a leading ``/`` in a namespace is harmless
+    there; in a ``file://`` bucket the same key is a path, and a namespace format or prefix
+    like ``../../etc`` would write outside the directory. Refused before anything is written:
+    ``..`` or ``.`` segments, an absolute part, NUL and other control characters.
+    """
+    if any(ord(c) < 32 for c in value):
+        raise ConnectorError(f"S3: {what} {value!r} contains a control character (NUL...).")
+    if value.startswith(("/", "\\")):
+        raise ConnectorError(f"S3: {what} {value!r} is an absolute path; use a relative name.")
+    for segment in value.replace("\\", "/").split("/"):
+        if segment in ("..", "."):
+            raise ConnectorError(
+                f"S3: {what} {value!r} has a {segment!r} segment, which would leave the bucket."
+            )
+
+
 def s3_stream_prefix(config: dict[str, Any], stream: ConfiguredStream) -> str:
     """``<bucket_path>/<namespace>/<stream>`` (no bucket), where the stream's files go."""
-    parts = [
-        str(config.get("s3_bucket_path") or "").strip("/"),
-        stream.destination_namespace or "",
-        stream.destination_table,
-    ]
+    bucket_path = str(config.get("s3_bucket_path") or "").strip("/")
+    _check_segments("s3_bucket_path", bucket_path)
+    _check_segments("namespace", stream.destination_namespace or "")
+    _check_segments("stream name", stream.destination_table)
+    parts = [bucket_path, stream.destination_namespace or "", stream.destination_table]
     return "/".join(p for p in parts if p)
+
+
+def _confined(root: str, relative: str) -> str:
+    """``root/relative``, refused unless it resolves inside ``root`` (symlinks included)."""
+    target = os.path.realpath(os.path.join(root, relative))
+    base = os.path.realpath(root)
+    if os.path.commonpath([base, target]) != base:
+        raise ConnectorError(f"S3: {relative!r} resolves outside the bucket directory {root}.")
+    return target
 
 
 def _scrub(text: str, config: dict[str, Any]) -> str:
@@ -140,6 +169,8 @@ class _S3StreamWriter:
         self._format, self._codec = _format(config)
         self._fs, self._root, self._where = _filesystem(config)
         self._prefix = s3_stream_prefix(config, stream)
+        if isinstance(self._fs, pafs.LocalFileSystem):
+            _confined(self._root, self._prefix)
         self._columns = stream_columns(stream)
         self._schema = arrow_schema(self._columns)
         self._staging = tempfile.mkdtemp(prefix="airbyte-s3-")
@@ -319,6 +350,9 @@ class S3Destination:
         _format(config)
         fs, root, where = _filesystem(config)
         prefix = str(config.get("s3_bucket_path") or "").strip("/")
+        _check_segments("s3_bucket_path", prefix)
+        if isinstance(fs, pafs.LocalFileSystem):
+            _confined(root, prefix)
         directory = f"{root}/{prefix}" if prefix else root
         probe = f"{directory}/_airbyte_connection_test_{uuid.uuid4().hex}"
         try:

@@ -1,0 +1,52 @@
+"""The typed metadata that execution reads back from a stream asset's spec.
+
+The loader writes these entries on every spec; the executor, the sync sensor and the drift
+checks read them with ``AirbyteSpecMetadata.extract(spec.metadata)`` instead of spelling keys
+in several modules. Everything else the package writes (``MetadataKeys`` in ``translator``) is
+written only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dagster._core.definitions.metadata.metadata_set import NamespacedMetadataSet
+
+__all__ = ["AirbyteSpecMetadata"]
+
+
+class AirbyteSpecMetadata(NamespacedMetadataSet):
+    """``airbyte/*`` entries of a stream asset's spec that execution depends on."""
+
+    connection_id: str | None = None
+    connection_name: str | None = None
+    connection_status: str | None = None
+    """The connection's status when the definitions were loaded (``active``, ``inactive``...)."""
+    workspace_id: str | None = None
+    stream_name: str | None = None
+    stream_namespace: str | None = None
+    sync_mode: str | None = None
+    """``incremental`` or ``full_refresh``: how the job's attempts add up for this stream."""
+    json_schema_hash: str | None = None
+
+    @classmethod
+    def namespace(cls) -> str:
+        return "airbyte"
+
+    @classmethod
+    def key(cls, field: str) -> str:
+        """The metadata key of ``field`` (``airbyte/<field>``)."""
+        if field not in cls.model_fields:
+            raise KeyError(field)
+        return f"{cls.namespace()}/{field}"
+
+    @classmethod
+    def of(cls, metadata: Mapping[str, Any]) -> AirbyteSpecMetadata:
+        """``extract`` that tolerates values of other types (a custom translator's)."""
+        wanted = {k: v for k, v in metadata.items() if k.startswith(f"{cls.namespace()}/")}
+        cleaned: dict[str, Any] = {}
+        for key, value in wanted.items():
+            raw = getattr(value, "value", value)
+            cleaned[key] = None if raw is None else str(raw)
+        return cls.extract(cleaned)

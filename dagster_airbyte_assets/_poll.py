@@ -1,0 +1,106 @@
+"""When to ask Airbyte whether a job has ended: pure arithmetic, no clock, no I/O.
+
+The goal (issue "polling at the call floor"): see the end within about a second where past
+durations allow it, and otherwise spend no more calls than a plain ``poll_interval`` poll.
+
+- **No history** (a connection's first sync): a check after 1 s (a sync that fails at once is
+  seen at once), then gaps that double up to ``poll_interval``.
+- **Expected duration E** (the median of the connection's recent successful syncs): sleep
+  toward E in gaps of up to ``2 * poll_interval`` (a failure mid-sync is still seen within
+  two intervals; long syncs spend half a call per interval), with one early check at 1 s when
+  E is long. At E, check; if the job still runs, check every second for a short window (20 %
+  of E, 2 to 6 s: real syncs vary), then in gaps growing with the overrun (a quarter of it) up
+  to ``poll_interval``.
+- **Progress** (``connections/sync_progress``: records so far against what earlier syncs
+  moved) moves E when a sync overruns, so a late end is predicted instead of polled for.
+- **A hard ceiling**: never more than ``max_calls_per_minute`` checks in any 60 seconds.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+__all__ = [
+    "DENSE_GAP",
+    "MAX_CALLS_PER_MINUTE",
+    "MIN_POLL_DELAY",
+    "PollPlan",
+    "expected_from_history",
+    "refine_expected",
+]
+
+MIN_POLL_DELAY = 0.5
+"""The shortest sleep between two checks."""
+DENSE_GAP = 1.0
+"""The gap between checks around the predicted end."""
+FIRST_CHECK = 1.0
+MAX_CALLS_PER_MINUTE = 20
+_DENSE_SHARE = 0.2
+_DENSE_MIN, _DENSE_MAX = 2.0, 6.0
+_OVERRUN_GROWTH = 0.25
+
+
+@dataclass(frozen=True)
+class PollPlan:
+    """Decides how long to wait before the next status check."""
+
+    poll_interval: float
+    expected_duration: float | None = None
+    max_calls_per_minute: int = MAX_CALLS_PER_MINUTE
+
+    def next_delay(self, elapsed: float, calls: Sequence[float] = ()) -> float:
+        """Seconds to sleep, at ``elapsed`` seconds into the wait.
+
+        ``calls`` are the elapsed times of the checks made so far (for the ceiling).
+        """
+        delay = max(MIN_POLL_DELAY, self._delay(elapsed))
+        if len(calls) >= self.max_calls_per_minute > 0:
+            # The next check may not be the (max + 1)-th within any 60 seconds.
+            earliest = calls[-self.max_calls_per_minute] + 60.0
+            delay = max(delay, earliest - elapsed)
+        return delay
+
+    def with_expected(self, expected: float | None) -> PollPlan:
+        return replace(self, expected_duration=expected)
+
+    def _delay(self, t: float) -> float:
+        p = self.poll_interval
+        expected = self.expected_duration
+        if expected is None:
+            if t < FIRST_CHECK:
+                return FIRST_CHECK - t
+            return min(p, max(DENSE_GAP, t))  # doubling gaps up to poll_interval
+        if t < expected:
+            if expected > 3 * p and t < FIRST_CHECK:
+                return FIRST_CHECK - t
+            return min(2 * p, expected - t)
+        overrun = t - expected
+        dense = min(_DENSE_MAX, max(_DENSE_MIN, _DENSE_SHARE * expected))
+        if overrun < dense:
+            return min(p, DENSE_GAP)
+        return min(p, max(DENSE_GAP, _OVERRUN_GROWTH * overrun))
+
+
+def expected_from_history(durations: Sequence[float]) -> float | None:
+    """The median of recent successful sync durations, or ``None`` without any."""
+    return statistics.median(durations) if durations else None
+
+
+def refine_expected(
+    elapsed: float, records_so_far: int | None, typical_records: Sequence[int]
+) -> float | None:
+    """A new expected duration from progress, or ``None`` when progress cannot tell.
+
+    Assumes the sync moves records at a steady rate since it started and will move about as
+    many as the median of earlier syncs. Never earlier than a second from now, never more
+    than twenty times the elapsed time.
+    """
+    if not typical_records or not records_so_far or records_so_far <= 0 or elapsed <= 0:
+        return None
+    typical = statistics.median(typical_records)
+    if typical <= records_so_far:
+        return None  # as much as usual already: the end is near, keep checking densely
+    predicted = elapsed * typical / records_so_far
+    return min(max(predicted, elapsed + DENSE_GAP), 20 * elapsed)
