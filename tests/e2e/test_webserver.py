@@ -102,6 +102,7 @@ ASSET_GRAPH_QUERY = """
 AUTOMATION_QUERY = """
 { repositoriesOrError { ... on RepositoryConnection { nodes {
     name location { name }
+    jobs { name }
     schedules { name cronSchedule scheduleState { status } }
     sensors { name sensorState { status } }
 } } } }
@@ -143,6 +144,8 @@ def test_asset_graph_automation_and_a_launched_run(webserver: str) -> None:
     mirrored = [s for name, s in schedules.items() if name != "sync_and_transform"]
     assert [s["cronSchedule"] for s in mirrored] == ["0 * * * *"]  # from AIRBYTE_CRON_OVERRIDES
     assert [s["name"] for s in repository["sensors"]] == ["airbyte_sync_sensor"]
+    # The schedule's named job: runs of everything show it as their Target.
+    assert "sync_and_transform" in {j["name"] for j in repository["jobs"]}
 
     from dagster_graphql import DagsterGraphQLClient
 
