@@ -70,6 +70,10 @@ def main() -> int:
         env = {**os.environ, "DAGSTER_HOME": str(DAGSTER_HOME)}
         env.update(demo_environment(STATE_DIR, url))
         env.pop("DAGSTER_AIRBYTE_DEMO_DBT")  # "auto": the UI still opens if dbt cannot load
+        # One process per run: the demo's three steps each in a process of their own would
+        # spend longer starting (an interpreter and these definitions, ~5 s each on 2 cores)
+        # than working. A deployment keeps Dagster's multiprocess default.
+        env.setdefault("DAGSTER_AIRBYTE_DEMO_EXECUTOR", "in_process")
         dg = Path(sys.executable).with_name("dg")
         command = [
             str(dg) if dg.exists() else "dg",

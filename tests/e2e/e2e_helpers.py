@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,29 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "examples"))
+
+# Driving the webserver as the UI does: shared with `make screenshots` and bench/ui_launch.py.
+from dagster_ui import (  # noqa: E402
+    graphql,
+    launch_materialize_all,
+    location_entries,
+    wait_for_run,
+)
+
+__all__ = [
+    "ROOT",
+    "clean_environment",
+    "free_port",
+    "graphql",
+    "launch_materialize_all",
+    "location_entry",
+    "skip_without_dbt",
+    "wait_for_run",
+    "wait_until_loaded",
+    "write_dagster_yaml",
+]
+
 # Settings a developer may have exported for a real Airbyte: never let them reach a test.
 FOREIGN_ENV_PREFIXES = ("AIRBYTE_", "DBT_", "DAGSTER_AIRBYTE_", "DEMO_", "DAGSTER_HOME")
 
@@ -54,31 +78,6 @@ def write_dagster_yaml(home: Path, *, run_coordinator: bool = False) -> None:
     (home / "dagster.yaml").write_text(text)
 
 
-def graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``data`` of one GraphQL call to the Dagster webserver at ``url``; errors fail the test."""
-    response = httpx.post(
-        f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
-    )
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body["errors"]
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-LOCATIONS_QUERY = """
-{ workspaceOrError { ... on Workspace { locationEntries {
-    name loadStatus updatedTimestamp
-    locationOrLoadError { __typename ... on PythonError { message } }
-} } } }
-"""
-
-
-def location_entry(url: str, location: str) -> dict[str, Any] | None:
-    entries = graphql(url, LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
-    return next((e for e in entries if e["name"] == location), None)
-
-
 def wait_until_loaded(
     url: str, location: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 240
 ) -> dict[str, Any]:
@@ -97,67 +96,5 @@ def wait_until_loaded(
     pytest.fail(f"the code location did not load in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-ASSETS_AND_CHECKS_QUERY = """
-{ assetNodes { assetKey { path }
-    assetChecksOrError { ... on AssetChecks { checks { name } } } } }
-"""
-LAUNCH_RUN_MUTATION = """
-mutation LaunchRun($executionParams: ExecutionParams!) {
-  launchRun(executionParams: $executionParams) {
-    __typename
-    ... on LaunchRunSuccess { run { id } }
-    ... on PythonError { message }
-    ... on InvalidSubsetError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}
-"""
-
-
-def launch_materialize_all(url: str, location: str) -> str:
-    """Launch every asset and check as the UI's "Materialize all" does; the run id.
-
-    The UI sends ``launchPipelineExecution`` (``launchRun`` is the same mutation) for the
-    hidden asset job with the selected asset keys and their checks, mode ``default`` and no run
-    config, so the location's default executor (multiprocess: a process per step) runs it.
-    """
-    nodes = graphql(url, ASSETS_AND_CHECKS_QUERY)["assetNodes"]
-    params = {
-        "selector": {
-            "repositoryLocationName": location,
-            "repositoryName": "__repository__",
-            "pipelineName": "__ASSET_JOB",
-            "assetSelection": [{"path": n["assetKey"]["path"]} for n in nodes],
-            "assetCheckSelection": [
-                {"assetKey": {"path": n["assetKey"]["path"]}, "name": check["name"]}
-                for n in nodes
-                for check in (n["assetChecksOrError"].get("checks") or [])
-            ],
-        },
-        "mode": "default",
-        "runConfigData": {},
-        "executionMetadata": {"tags": []},
-    }
-    launched = graphql(url, LAUNCH_RUN_MUTATION, {"executionParams": params})["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id: str = launched["run"]["id"]
-    return run_id
-
-
-RUN_STATUS_QUERY = """
-query RunStatus($runId: ID!) { runOrError(runId: $runId) { ... on Run {
-    status creationTime startTime endTime
-    assetMaterializations { assetKey { path } }
-} } }
-"""
-
-
-def wait_for_run(url: str, run_id: str, timeout: float = 300) -> dict[str, Any]:
-    """The run once it has finished (queued runs included: the daemon launches them)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        run: dict[str, Any] = graphql(url, RUN_STATUS_QUERY, {"runId": run_id})["runOrError"]
-        if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
-            return run
-        assert time.monotonic() < deadline, run
-        time.sleep(1)
+def location_entry(url: str, location: str) -> dict[str, Any] | None:
+    return next((e for e in location_entries(url) if e["name"] == location), None)
