@@ -3,19 +3,20 @@
 1. starts ``examples/ui.py`` (what ``make ui`` runs: the local Airbyte and ``dg dev``) on a
    fresh state in a temporary directory, on free ports, so nothing of yours is touched;
 2. presses "Materialize all" over GraphQL, as the UI does, and waits for the run;
-3. photographs, with Debian's ``chromium --headless --screenshot``: the asset lineage, an
-   Airbyte stream's asset page, the run, and the local Airbyte's page behind the run's job link
-   (``docs/*.png``). ``--virtual-time-budget`` lets each page fetch and render before the shot;
+3. photographs, with Debian's headless ``chromium`` driven over the DevTools protocol
+   (``chromium_pipe.py``): the asset lineage, an Airbyte stream's asset page, the run, and the
+   local Airbyte's page behind the run's job link (``docs/*.png``). Each shot waits until the
+   page shows the text it is about, never for a fixed time alone;
 4. stops everything.
 
-Environment: ``CHROMIUM`` (default: ``chromium`` on PATH), ``SCREENSHOT_SIZE`` (``1600,1000``).
+Environment: ``CHROMIUM`` (default: ``chromium`` on PATH).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,23 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from chromium_pipe import Chromium
 from dagster_ui import graphql, launch_materialize_all, wait_for_location, wait_for_run
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-SIZE = os.environ.get("SCREENSHOT_SIZE", "1600,1000")
-# The flags that keep a headless Chromium from reaching the network on its own.
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
+WIDTH, HEIGHT = 1600, 1100
 JOB_LINK_QUERY = """
 query Asset($key: AssetKeyInput!) { assetOrError(assetKey: $key) { ... on Asset {
     assetMaterializations(limit: 1) { metadataEntries {
@@ -55,30 +45,49 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _chromium() -> str:
-    found = (
-        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+def _click(browser: Chromium, icon: str, nth: int = 0) -> None:
+    """Click the ``nth`` button showing Dagster's icon ``icon`` (icons carry aria-labels)."""
+    clicked = browser.evaluate(
+        "(() => { const buttons = [...document.querySelectorAll('button')].filter("
+        f"b => b.querySelector('[aria-label=' + {json.dumps(json.dumps(icon))} + ']'));"
+        f" if (buttons.length <= {nth}) return false; buttons[{nth}].click(); return true; }})()"
     )
-    if not found:
-        raise SystemExit("Chromium is needed: apt-get install -y chromium (or set CHROMIUM).")
-    return found
+    if not clicked:
+        raise SystemExit(f"no button with the icon {icon!r} on {browser.evaluate('location.href')}")
 
 
-def shoot(url: str, target: Path, profile: Path, budget_ms: int = 20000) -> None:
-    """Save a PNG of ``url`` once it has rendered (virtual time lets its fetches finish)."""
-    command = [
-        _chromium(),
-        *CHROMIUM_FLAGS,
-        f"--user-data-dir={profile}",
-        f"--window-size={SIZE}",
-        f"--virtual-time-budget={budget_ms}",
-        f"--screenshot={target}",
-        url,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
-    if result.returncode != 0 or not target.exists():
-        raise SystemExit(f"Chromium could not take {target.name}:\n{result.stderr[-2000:]}")
-    print(f"  {target.relative_to(ROOT)}  <- {url}", flush=True)
+def lineage(browser: Chromium, ui_url: str, target: Path) -> None:
+    """The global lineage with both groups open, fitted to the window."""
+    url = f"{ui_url}/asset-groups"
+    browser.open(url, ("sample_data_duckdb", "dbt"))
+    browser.press("e", "KeyE", alt=True)  # the UI's shortcut "expand all groups" (kept)
+    browser.settle(1)
+    browser.open(url, ("customers", "stg_orders", "customer_orders", "daily_revenue"))
+    _click(browser, "panel_show_right", nth=1)  # fold the asset tree beside the graph
+    for _ in range(3):
+        _click(browser, "zoom_out")
+        browser.settle(0.4)
+    browser.settle()
+    browser.screenshot(target)
+
+
+def asset_page(browser: Chromium, ui_url: str, target: Path) -> None:
+    browser.open(f"{ui_url}/assets/raw/orders", ("Row count", "Columns", "airbyte/job_url"))
+    browser.settle()
+    browser.screenshot(target)
+
+
+def run_page(browser: Chromium, ui_url: str, run_id: str, target: Path) -> None:
+    browser.open(f"{ui_url}/runs/{run_id}", ("Success", "dbt_models", "RUN_SUCCESS"))
+    browser.settle()
+    browser.screenshot(target)
+
+
+def airbyte_job_page(browser: Chromium, job_link: str, target: Path) -> None:
+    """The page a user reaches from the metadata's job link (its script opens the timeline)."""
+    browser.open(job_link, ("Attempt 1", "succeeded", "Sync succeeded."))
+    browser.settle(0.5)
+    browser.screenshot(target)
 
 
 def _job_link(url: str) -> str:
@@ -121,16 +130,21 @@ def main() -> int:
             run = wait_for_run(ui_url, run_id)
             if run["status"] != "SUCCESS":
                 raise SystemExit(f"the run ended {run['status']}; see {work / 'make-ui.log'}")
+            # What "Skip" on Dagster's first-visit community dialog records, so it stays away.
+            graphql(ui_url, "mutation { setNuxSeen }")
+            job_link = _job_link(ui_url)
             print("Taking the screenshots:", flush=True)
             DOCS.mkdir(exist_ok=True)
-            shots = [
-                (f"{ui_url}/asset-groups", "asset-graph.png"),
-                (f"{ui_url}/assets/raw/orders", "asset-page.png"),
-                (f"{ui_url}/runs/{run_id}", "run-page.png"),
-                (_job_link(ui_url), "airbyte-job-page.png"),
-            ]
-            for number, (url, name) in enumerate(shots):
-                shoot(url, DOCS / name, work / f"profile-{number}")
+            with Chromium(work / "profile", WIDTH, HEIGHT) as browser:
+                shots = {
+                    "asset-graph.png": lambda t: lineage(browser, ui_url, t),
+                    "asset-page.png": lambda t: asset_page(browser, ui_url, t),
+                    "run-page.png": lambda t: run_page(browser, ui_url, run_id, t),
+                    "airbyte-job-page.png": lambda t: airbyte_job_page(browser, job_link, t),
+                }
+                for name, take in shots.items():
+                    take(DOCS / name)
+                    print(f"  docs/{name}", flush=True)
         finally:
             ui.send_signal(signal.SIGTERM)  # ui.py stops dg dev, then the local Airbyte
             try:
