@@ -265,41 +265,18 @@ class Progress(logging.Handler):
         self._say(f"    {key:32} {rows_text:>18}  {seconds:6.1f}s")
 
 
-def _count_model_rows(lines: list[AssetLine]) -> None:
-    """Count the rows of a dbt model that came without ``dagster/row_count``, in DuckDB.
-
-    dagster-dbt's ``fetch_row_counts()`` reports tables but, by design, not views (the staging
-    models); a failed fetch (only a warning in the run) must not leave the summary without them.
-    """
-    path = os.environ.get("DBT_DUCKDB_PATH")
-    if not path or not Path(path).exists():
-        return
-    import duckdb
-
-    try:
-        con = duckdb.connect(path, read_only=True)
-    except duckdb.ConnectionException:
-        # dbt's adapter (fetch_row_counts) still holds the file in this process: share it.
-        con = duckdb.connect(path)
-    with con:
-        for line in lines:
-            if line.kind == "dbt" and line.rows is None:
-                schema, _, table = line.key.partition("/")
-                found = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
-                line.rows = int(found[0]) if found else None
-
-
 def _print_summary(progress: Progress) -> None:
     print("\nWhat the demo materialized:")
     print(f"  {'asset':32} {'kind':8} {'rows':>10} {'time':>8}")
     for line in progress.assets:
-        rows = f"{line.rows:,}" if line.rows is not None else "?"
+        rows = f"{line.rows:,}" if line.rows is not None else "-"
         print(f"  {line.key:32} {line.kind:8} {rows:>10} {line.seconds:7.1f}s")
     synced = sum(line.rows or 0 for line in progress.assets if line.kind == "airbyte")
     print(
         f"\n{len(progress.assets)} assets materialized in {progress.run_seconds:.1f}s (after "
         f"{progress.load_seconds:.1f}s loading definitions.py); Airbyte moved {synced:,} rows "
-        "(streams: rows synced this run; dbt models: rows in the model)."
+        "(streams: rows synced this run; dbt models: rows in the table, as dagster-dbt's "
+        "fetch_row_counts() reports them; it leaves views uncounted)."
     )
     checks = progress.checks_passed + len(progress.checks_warned) + len(progress.checks_failed)
     print(
@@ -413,8 +390,6 @@ def main() -> int:
         except Exception as exc:  # definitions failed to load: say so without a wall of text
             print(f"  ✗ loading definitions.py failed: {type(exc).__name__}: {exc}", flush=True)
             success = False
-        with contextlib.suppress(Exception):  # row counts are a nicety, never a failure
-            _count_model_rows(progress.assets)
     print("Local Airbyte stopped.", flush=True)
     _print_summary(progress)
     if not success or progress.failures or progress.checks_failed:
