@@ -172,6 +172,7 @@ mutation Reload($name: String!) { reloadRepositoryLocation(repositoryLocationNam
 
 def test_a_run_launched_from_the_ui_never_parses_dbt_in_its_workers(make_ui: MakeUi) -> None:
     wait_until_loaded(make_ui.url, LOCATION, make_ui.process, make_ui.log)
+    assert "Use 'dg dev' instead" not in make_ui.log.read_text()  # make ui runs dg dev
     [parse] = _dbt_calls(make_ui.calls, "parse")  # exactly one: the code server's load
     assert parse.dev_cli == "1" and "api grpc" in parse.parent, parse
 
