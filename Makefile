@@ -7,13 +7,19 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml local-airbyte/pyproject.t
 # Every tree ruff checks.
 SOURCES := dagster_airbyte_assets local-airbyte/local_airbyte tests bench examples definitions.py
 PYTEST_ARGS ?=
+DEMO_PORT ?= 8000
+DEMO_STATE_DIR ?= .local-airbyte
+# setuptools prints an "Editable installation" notice (a BuildBackendWarning) for each editable
+# install of a flat layout: it only says that a folder named like the package in the current
+# directory would shadow it. Silenced by its message, for our installs alone.
+PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet
 
-.PHONY: demo test lint typecheck fmt venv serve clean bench
+.PHONY: demo test lint typecheck fmt venv serve clean bench screenshots
 
 $(STAMP): pyproject.toml local-airbyte/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ./local-airbyte -e '.[dev]'
+	$(PIP_INSTALL) -e ./local-airbyte -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -23,7 +29,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-## ui: the local Airbyte and the Dagster UI (dagster dev) on http://127.0.0.1:3000
+## ui: the local Airbyte and the Dagster UI (dg dev) on http://127.0.0.1:3000
 .PHONY: ui
 ui: $(STAMP)
 	$(BIN)/python examples/ui.py
@@ -46,13 +52,17 @@ fmt: $(STAMP)
 	$(BIN)/ruff format $(SOURCES)
 	$(BIN)/ruff check --fix $(SOURCES)
 
-## serve: run the local Airbyte in the foreground on port 8000
+## serve: run the local Airbyte in the foreground on $(DEMO_PORT) (the demo's links open here)
 serve: $(STAMP)
-	$(BIN)/local-airbyte serve --port 8000 --state-dir .local-airbyte --seed sample
+	$(BIN)/local-airbyte serve --port $(DEMO_PORT) --state-dir $(DEMO_STATE_DIR) --seed sample
+
+## screenshots: the README's pictures (docs/*.png) taken from the real UI by headless Chromium
+screenshots: $(STAMP)
+	$(BIN)/python examples/screenshots.py
 
 ## bench: ours vs its floors and dagster-airbyte 0.29.27 (~30 min); writes bench/results.json and the README block
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(PIP_INSTALL) -e '.[bench]'
 	$(BIN)/python -m bench
 
 clean:

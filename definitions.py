@@ -18,6 +18,8 @@ By default they point at the local Airbyte that ``make demo`` / ``make ui`` / ``
   connections Airbyte does not schedule (or to replace Airbyte's schedule)
 - ``DAGSTER_FULL_REFRESH_CRON``: cron of the ``sync_and_transform`` schedule over the whole graph
   (default ``0 6 * * *``, stopped until turned on)
+- ``DAGSTER_AIRBYTE_DEMO_EXECUTOR``: ``multiprocess`` (default, a process per step) or
+  ``in_process`` (one process per run; ``make ui`` sets it)
 
 The dbt part (``examples/dbt_project`` via dagster-dbt) follows the destination:
 
@@ -37,6 +39,7 @@ No ``from __future__ import annotations``: Dagster reads the dbt asset's ``conte
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,7 @@ from typing import Any
 import dagster as dg
 
 from dagster_airbyte_assets import AirbyteWorkspace, build_airbyte_assets_definitions
+from dagster_airbyte_assets._state import is_reconstruction
 from dagster_airbyte_assets.assets import load_airbyte_workspace_snapshot
 from dagster_airbyte_assets.checks import build_airbyte_schema_drift_checks
 from dagster_airbyte_assets.errors import AirbyteConfigurationError
@@ -89,6 +93,7 @@ airbyte = AirbyteWorkspace(
     poll_interval=float(os.environ.get("AIRBYTE_POLL_INTERVAL", "20")),
 )
 
+logger.info("Loading the Airbyte workspace")
 airbyte_assets = build_airbyte_assets_definitions(
     workspace=airbyte,
     refresh=os.environ.get("AIRBYTE_STATE_REFRESH", "always"),  # type: ignore[arg-type]
@@ -134,11 +139,53 @@ def _manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
     return any(p.exists() and p.stat().st_mtime > built for p in sources)
 
 
-def _dbt_parts() -> tuple[list[dg.AssetsDefinition], dict[str, Any]]:
-    """The dbt project's assets and resources; none when dbt is switched off or unknown."""
+def _dbt_on_path() -> None:
+    """Make ``dbt`` resolvable the way dagster-dbt runs it: from PATH.
+
+    dagster-dbt's preparer (``DbtProject.preparer``, also behind ``dagster-dbt project
+    prepare-and-package``) runs a bare ``dbt``. A virtual environment started by path
+    (``.venv/bin/python``, as ``make demo`` does) is not activated, so its ``bin/`` is appended,
+    never put first: a ``dbt`` already on PATH is the one the user chose.
+    """
+    if shutil.which("dbt") is None:
+        bin_dir = str(Path(sys.executable).parent)
+        os.environ["PATH"] = os.pathsep.join(p for p in (os.environ.get("PATH"), bin_dir) if p)
+
+
+def _prepare_manifest(project: Any, project_dir: Path) -> None:
+    """``dbt parse`` once per code-server load, never in a run or step worker.
+
+    dagster-dbt's convention is ``prepare_if_dev()``: parse on every load under ``dagster dev`` /
+    ``dg dev``, and at build time (``dagster-dbt project prepare-and-package --file
+    definitions.py``) elsewhere. But every run worker and step process that ``dagster dev``
+    launches inherits ``DAGSTER_IS_DEV_CLI`` and loads this file again: parsing there cost each
+    step several seconds for a manifest the code server had just written. A worker rebuilds
+    definitions the code server already defined (Dagster's RECONSTRUCTION load): it reads that
+    manifest. Outside ``dagster dev`` the manifest is prepared only when missing or older than
+    the project (the demo, a first ``dagster asset materialize``).
+    """
+    if is_reconstruction():
+        if not project.manifest_path.exists():
+            raise AirbyteConfigurationError(
+                f"No dbt manifest at {project.manifest_path} in this run worker: the code server "
+                "prepares it, so workers need the same DBT_TARGET_PATH (a shared disk or the "
+                "image); run `dagster-dbt project prepare-and-package --file definitions.py` at "
+                "build time."
+            )
+        return
+    if project.preparer.using_dagster_dev():
+        logger.info("Preparing the dbt manifest (dbt parse, as under dagster dev on every load)")
+        project.prepare_if_dev()
+    elif _manifest_is_stale(project_dir, project.manifest_path):
+        logger.info("Preparing the dbt manifest (dbt parse: missing or older than the project)")
+        project.preparer.prepare(project)
+
+
+def _dbt_parts() -> tuple[Any, list[dg.AssetsDefinition], dict[str, Any]]:
+    """The dbt project, its assets and resources; none when dbt is switched off or unknown."""
     mode = os.environ.get("DAGSTER_AIRBYTE_DEMO_DBT", "auto").strip().lower()
     if mode in ("0", "false", "no", "off"):
-        return [], {}
+        return None, [], {}
     required = mode in ("1", "true", "yes", "on")
 
     def skip(reason: str) -> None:
@@ -150,7 +197,7 @@ def _dbt_parts() -> tuple[list[dg.AssetsDefinition], dict[str, Any]]:
         from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
     except ImportError:
         skip("dagster-dbt is not installed (pip install 'dagster-airbyte-assets[dbt]')")
-        return [], {}
+        return None, [], {}
 
     target = os.environ.get("DBT_TARGET", "duckdb")
     if target == "duckdb" and not os.environ.get("DBT_DUCKDB_PATH"):
@@ -160,7 +207,7 @@ def _dbt_parts() -> tuple[list[dg.AssetsDefinition], dict[str, Any]]:
                 "DBT_DUCKDB_PATH is not set and the workspace has no DuckDB destination on this "
                 "machine (set DBT_DUCKDB_PATH, or DBT_TARGET=postgres with DBT_PG_*)"
             )
-            return [], {}
+            return None, [], {}
         # dbt (a subprocess) reads the path from its environment through profiles.yml.
         os.environ["DBT_DUCKDB_PATH"] = followed
 
@@ -171,43 +218,69 @@ def _dbt_parts() -> tuple[list[dg.AssetsDefinition], dict[str, Any]]:
     # Run artifacts go next to the manifest, never into the project directory in the repo.
     os.environ["DBT_TARGET_PATH"] = str(target_path)
     project = DbtProject(project_dir=project_dir, target_path=target_path, target=target)
-    beside = Path(sys.executable).parent / "dbt"  # a venv's bin/ need not be on PATH
-    dbt = DbtCliResource(
-        project_dir=project, dbt_executable=str(beside) if beside.exists() else "dbt"
-    )
-    # `dbt parse` (a few seconds): under `dagster dev` on every load, as dagster-dbt's preparer
-    # does, elsewhere only when the manifest is missing or older than the project. Our own call,
-    # since the preparer runs a bare `dbt` that need not be on PATH.
-    if project.preparer.using_dagster_dev() or _manifest_is_stale(
-        project_dir, project.manifest_path
-    ):
-        dbt.cli(["parse", "--quiet"], target_path=target_path).wait()
+    _dbt_on_path()
+    _prepare_manifest(project, project_dir)
 
     @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_models")
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Any:
         # Sources are keyed [source name, table] = ["raw", "orders"]: the Airbyte stream keys.
-        yield from dbt.cli(["build"], context=context).stream()
+        # Each table's row count and each model's typed columns, read through dbt's adapter
+        # once it is built (with DuckDB after dbt exits: its write lock allows no second
+        # connection). Column lineage (sqlglot over every model) is left out: ~2 s per run.
+        invocation = dbt.cli(["build"], context=context)
+        yield from (
+            invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+        )
 
     # One group for the models (dbt's default is "default"); keys and deps stay dagster-dbt's.
     grouped = dbt_models.map_asset_specs(lambda spec: spec.replace_attributes(group_name="dbt"))
-    return [grouped], {"dbt": dbt}
+    return project, [grouped], {"dbt": DbtCliResource(project_dir=project)}
 
 
 # A second module-level Definitions would confuse Dagster's loader: keep the parts apart.
-dbt_model_assets, dbt_resources = _dbt_parts()
+# `dbt_project` at module level: `dagster-dbt project prepare-and-package --file definitions.py`
+# finds it there.
+dbt_project, dbt_model_assets, dbt_resources = _dbt_parts()
 
+# A named job, so runs of "everything" (the schedule's, the demo's) show a Target in the UI.
+sync_and_transform_job = dg.define_asset_job(
+    "sync_and_transform",
+    selection=dg.AssetSelection.all(),
+    description="Syncs every Airbyte connection, then builds the dbt models on top.",
+)
 sync_and_transform = dg.ScheduleDefinition(
     name="sync_and_transform",
-    target=dg.AssetSelection.all(),
+    job=sync_and_transform_job,
     cron_schedule=os.environ.get("DAGSTER_FULL_REFRESH_CRON", "0 6 * * *"),
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Syncs every Airbyte connection, then builds the dbt models on top.",
 )
 
+
+def _executor() -> dg.ExecutorDefinition | None:
+    """``DAGSTER_AIRBYTE_DEMO_EXECUTOR``: ``multiprocess`` (Dagster's default) or ``in_process``.
+
+    Multiprocess runs each step (a connection's sync, its checks, dbt) in a process of its own,
+    in parallel: what a deployment with many connections wants. Each such process starts an
+    interpreter and loads these definitions again (~5 s on 2 cores), so for the demo's three
+    steps one process per run is the faster choice: ``make ui`` picks ``in_process``.
+    """
+    choice = os.environ.get("DAGSTER_AIRBYTE_DEMO_EXECUTOR", "multiprocess").strip().lower()
+    if choice in ("", "multiprocess"):
+        return None
+    if choice in ("in_process", "in-process"):
+        return dg.in_process_executor
+    raise AirbyteConfigurationError(
+        f"DAGSTER_AIRBYTE_DEMO_EXECUTOR must be 'multiprocess' or 'in_process', not {choice!r}."
+    )
+
+
 defs = dg.Definitions(
+    executor=_executor(),
     assets=[*airbyte_assets, *dbt_model_assets],
     asset_checks=airbyte_drift_checks,
     schedules=[*airbyte_schedules, sync_and_transform],
+    jobs=[sync_and_transform_job],
     sensors=[airbyte_sync_sensor],
     resources={"airbyte": airbyte, **dbt_resources},
 )

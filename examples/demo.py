@@ -6,9 +6,16 @@
    dbt models over the same DuckDB file), printing one line per asset as it completes;
 3. prints what it did (per asset: rows, time), stops the server, exits non-zero on any failure.
 
-Runs are recorded in ``.dagster_home/`` (telemetry off), so ``make ui`` shows them afterwards.
-Environment: ``DEMO_STATE_DIR``, ``DAGSTER_HOME``, ``DEMO_PORT`` (default 8000; any free port
-when taken). The demo ignores ``AIRBYTE_*``/``DBT_*`` settings meant for a real Airbyte.
+Runs are recorded in ``.dagster_home/`` (telemetry off, tagged ``launched_by=make demo``), so
+``make ui`` shows them afterwards. Environment: ``DEMO_STATE_DIR``, ``DAGSTER_HOME``,
+``DEMO_PORT`` (default 8000). The demo ignores ``AIRBYTE_*``/``DBT_*`` settings meant for a real
+Airbyte.
+
+The port is what keeps the links in the metadata alive: connection and job links name the
+server that ran the sync, ``http://127.0.0.1:$DEMO_PORT``, and ``make demo``, ``make ui`` and
+``make serve`` serve the same state (``DEMO_STATE_DIR``) on that same port, so a link recorded by
+one opens whenever any of them runs. When the port is taken by another program the demo says so
+and uses a free one; the links of that run then point at a port nobody serves again.
 """
 
 from __future__ import annotations
@@ -50,26 +57,60 @@ FOREIGN_ENV = (
 )
 
 
-def free_port(preferred: int) -> int:
-    """``preferred`` when it is free on loopback, else any free port."""
+def port_is_free(port: int) -> bool:
+    """Whether a server can listen on ``port`` on loopback, binding as the local Airbyte does.
+
+    Both the local Airbyte and uvicorn bind with ``SO_REUSEADDR``: a port whose last connections
+    are still in TIME_WAIT (an immediate rerun) is free for them, and must look free here.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("127.0.0.1", preferred))
-            return preferred
+            sock.bind(("127.0.0.1", port))
         except OSError:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
+            return False
+        return True
+
+
+def choose_port(preferred: int, setting: str, what: str) -> int:
+    """``preferred`` when free, else a free port, announced on stdout (never a silent switch)."""
+    if port_is_free(preferred):
+        return preferred
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    print(
+        f"Port {preferred} ({setting}) is in use by another program: {what} uses port {port} "
+        f"instead. Set {setting} to choose another.",
+        flush=True,
+    )
+    return port
+
+
+# Settings the demo's instance gets unless its dagster.yaml already says otherwise.
+INSTANCE_SETTINGS = {
+    "telemetry:": "telemetry:\n  enabled: false\n",
+    # A run launched from the UI waits in the queue until the daemon's next look, every 5 s by
+    # default: looking every second takes ~2 s off the average UI-launched run.
+    "run_coordinator:": (
+        "run_coordinator:\n"
+        "  module: dagster.core.run_coordinator\n"
+        "  class: QueuedRunCoordinator\n"
+        "  config:\n"
+        "    dequeue_interval_seconds: 1\n"
+    ),
+}
 
 
 def prepare_dagster_home(home: Path) -> None:
-    """Create ``home`` with a ``dagster.yaml`` that switches telemetry off."""
+    """Create ``home`` with a ``dagster.yaml``: telemetry off, queued runs started promptly."""
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     text = config.read_text() if config.exists() else ""
-    if "telemetry:" not in text:
-        config.write_text(text + ("\n" if text and not text.endswith("\n") else ""))
-        with config.open("a") as out:
-            out.write("telemetry:\n  enabled: false\n")
+    missing = [block for key, block in INSTANCE_SETTINGS.items() if key not in text]
+    if missing:
+        separator = "\n" if text and not text.endswith("\n") else ""
+        config.write_text(text + separator + "".join(missing))
 
 
 def demo_environment(state_dir: Path, airbyte_url: str) -> dict[str, str]:
@@ -168,6 +209,9 @@ class Progress(logging.Handler):
         self.checks_warned: list[str] = []
         self.checks_failed: list[str] = []
         self.failures: list[str] = []
+        self.job_links: list[str] = []  # Airbyte's page of each job, from the metadata
+        self.load_seconds = 0.0
+        self.run_seconds = 0.0
         self._started: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -212,6 +256,9 @@ class Progress(logging.Handler):
         key = materialization.asset_key.to_user_string()
         is_airbyte = MetadataKeys.CONNECTION_ID in meta or MetadataKeys.JOB_ID in meta
         rows = meta.get(MetadataKeys.ROW_COUNT)
+        link = meta.get(MetadataKeys.JOB_URL)
+        if isinstance(link, str) and link not in self.job_links:
+            self.job_links.append(link)
         # dbt reports each model's own build time; a sync's time is the step's (sync + wait).
         built_in = meta.get("Execution Duration")
         seconds = (
@@ -226,41 +273,73 @@ class Progress(logging.Handler):
             seconds,
         )
         self.assets.append(line)
-        rows_text = f"{line.rows:,} rows synced" if line.rows is not None else "built"
+        if line.rows is None:
+            rows_text = "built"
+        else:  # a stream: what this sync moved; a dbt model: the rows it holds
+            rows_text = f"{line.rows:,} rows" + (" synced" if line.kind == "airbyte" else "")
         self._say(f"    {key:32} {rows_text:>18}  {seconds:6.1f}s")
 
 
-def _count_model_rows(lines: list[AssetLine]) -> None:
-    """Fill in the row count of each dbt model from the DuckDB file dbt built it in."""
-    path = os.environ.get("DBT_DUCKDB_PATH")
-    if not path or not Path(path).exists():
-        return
-    import duckdb
-
-    with duckdb.connect(path, read_only=True) as con:
-        for line in lines:
-            if line.kind == "dbt":
-                schema, _, table = line.key.partition("/")
-                found = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
-                line.rows = int(found[0]) if found else None
-
-
-def _print_summary(progress: Progress, elapsed: float) -> None:
+def _print_summary(progress: Progress) -> None:
     print("\nWhat the demo materialized:")
     print(f"  {'asset':32} {'kind':8} {'rows':>10} {'time':>8}")
     for line in progress.assets:
-        rows = f"{line.rows:,}" if line.rows is not None else "?"
+        rows = f"{line.rows:,}" if line.rows is not None else "-"
         print(f"  {line.key:32} {line.kind:8} {rows:>10} {line.seconds:7.1f}s")
     synced = sum(line.rows or 0 for line in progress.assets if line.kind == "airbyte")
     print(
-        f"\n{len(progress.assets)} assets materialized in {elapsed:.1f}s; Airbyte moved "
-        f"{synced:,} rows (streams: rows synced this run; dbt models: rows in the model)."
+        f"\n{len(progress.assets)} assets materialized in {progress.run_seconds:.1f}s (after "
+        f"{progress.load_seconds:.1f}s loading definitions.py); Airbyte moved {synced:,} rows "
+        "(streams: rows synced this run; dbt models: rows in the table, as dagster-dbt's "
+        "fetch_row_counts() reports them; it leaves views uncounted)."
     )
     checks = progress.checks_passed + len(progress.checks_warned) + len(progress.checks_failed)
     print(
         f"{checks} asset checks: {progress.checks_passed} passed, "
         f"{len(progress.checks_warned)} warned, {len(progress.checks_failed)} failed."
     )
+
+
+class LoadProgress(logging.Handler):
+    """Prints what loading ``definitions.py`` is doing (its INFO lines), with the time so far."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.started = time.monotonic()
+
+    def say(self, message: str) -> None:
+        print(f"  [{time.monotonic() - self.started:5.1f}s] {message}", flush=True)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.say(record.getMessage())
+
+
+def load_definitions() -> Any:
+    """Import ``definitions.py`` (the first time ~20 s, mostly ``dbt parse``), saying what runs."""
+    progress = LoadProgress()
+    logger = logging.getLogger("dagster_airbyte_assets")
+    previous_level = logger.level
+    logger.addHandler(progress)
+    logger.setLevel(logging.INFO)
+    try:
+        progress.say("importing Dagster and dagster-dbt")
+        import dagster  # noqa: F401
+
+        with contextlib.suppress(ImportError):
+            import dagster_dbt  # noqa: F401
+
+        sys.path.insert(0, str(ROOT))
+        from definitions import defs
+    finally:
+        logger.removeHandler(progress)
+        logger.setLevel(previous_level)
+    progress.say("loaded definitions.py")
+    return defs
+
+
+# The job definitions.py names for "every asset": the demo's runs show it as their Target.
+JOB_NAME = "sync_and_transform"
+RUN_TAGS = {"launched_by": "make demo"}
 
 
 def materialize_everything(progress: Progress, run_log: Path) -> bool:
@@ -270,11 +349,9 @@ def materialize_everything(progress: Progress, run_log: Path) -> bool:
     """
     import dagster as dg
 
-    sys.path.insert(0, str(ROOT))
     loading = time.monotonic()
-    from definitions import defs
-
-    print(f"  loaded definitions.py in {time.monotonic() - loading:.1f}s", flush=True)
+    defs = load_definitions()
+    progress.load_seconds = time.monotonic() - loading
 
     @dg.logger
     def progress_logger(_: Any) -> logging.Logger:
@@ -285,18 +362,22 @@ def materialize_everything(progress: Progress, run_log: Path) -> bool:
     with_progress = dg.Definitions.merge(
         defs, dg.Definitions(loggers={"progress": progress_logger})
     )
-    job = with_progress.resolve_implicit_global_asset_job_def()
+    job = with_progress.get_job_def(JOB_NAME)
+    print(f"Materializing every asset (job {JOB_NAME}):", flush=True)
     with (
         dg.DagsterInstance.get() as instance,
         open(run_log, "w") as log,
         contextlib.redirect_stdout(log),
     ):
+        running = time.monotonic()
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
+            tags=RUN_TAGS,
             # Only our logger: Dagster's console logger would print every event.
             run_config={"loggers": {"progress": {}}},
         )
+        progress.run_seconds = time.monotonic() - running
     return bool(result.success)
 
 
@@ -306,24 +387,26 @@ def main() -> int:
         os.environ.pop(name, None)
     prepare_dagster_home(DAGSTER_HOME)
     os.environ["DAGSTER_HOME"] = str(DAGSTER_HOME)
-    port = free_port(PREFERRED_PORT)
+    port = choose_port(PREFERRED_PORT, "DEMO_PORT", "the local Airbyte")
+    if port != PREFERRED_PORT:
+        print(
+            f"  The links this run records point at port {port}, which nothing serves once the "
+            f"demo ends (`make ui` serves this state on port {PREFERRED_PORT}).",
+            flush=True,
+        )
     print(f"Starting the local Airbyte (state in {STATE_DIR}) ...", flush=True)
     progress = Progress()
     run_log = STATE_DIR / "last-run.log"
     with local_airbyte(STATE_DIR, port) as url:
-        print(f"Local Airbyte is up at {url}; materializing every asset:", flush=True)
+        print(f"Local Airbyte is up at {url}; loading definitions.py:", flush=True)
         os.environ.update(demo_environment(STATE_DIR, url))
-        started = time.monotonic()
         try:
             success = materialize_everything(progress, run_log)
         except Exception as exc:  # definitions failed to load: say so without a wall of text
             print(f"  ✗ loading definitions.py failed: {type(exc).__name__}: {exc}", flush=True)
             success = False
-        elapsed = time.monotonic() - started
-        with contextlib.suppress(Exception):  # row counts are a nicety, never a failure
-            _count_model_rows(progress.assets)
     print("Local Airbyte stopped.", flush=True)
-    _print_summary(progress, elapsed)
+    _print_summary(progress)
     if not success or progress.failures or progress.checks_failed:
         print(
             f"The demo FAILED: see the lines marked ✗ above, dbt's output in {run_log} and the "
@@ -331,6 +414,10 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
+    for link in progress.job_links:
+        print(
+            f"\nAirbyte's page of this sync: {link}\n  (served while `make ui` or `make serve` runs)"
+        )
     print(
         "\nOpen the Dagster UI on the same workspace with `make ui` (http://127.0.0.1:3000);"
         "\nrun `make demo` again to sync incrementally."

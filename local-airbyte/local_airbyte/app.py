@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
-from . import config_api, public_api
+from . import config_api, public_api, ui_pages
 from . import faults as faults_module
 from .api_errors import ApiError, InvalidJson, RouteMiss, Unauthorized
 from .auth import Authenticator
@@ -58,6 +58,7 @@ def create_app(service: Service, authenticator: Authenticator, faults: Faults) -
         app.include_router(public_api.build_router(service))
     if service.settings.test_controls:
         app.include_router(faults_module.build_router(service, faults, authenticator.tokens))
+    app.include_router(ui_pages.build_router(service, authenticator))  # pages at the UI's paths
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -58,8 +58,9 @@ def test_demo_twice_second_run_incremental(tmp_path: Path) -> None:
     import duckdb
 
     state_dir, home = tmp_path / "local-airbyte", tmp_path / "dagster_home"
+    port = free_port()
     env = clean_environment(
-        DEMO_STATE_DIR=str(state_dir), DAGSTER_HOME=str(home), DEMO_PORT=str(free_port())
+        DEMO_STATE_DIR=str(state_dir), DAGSTER_HOME=str(home), DEMO_PORT=str(port)
     )
 
     first = _run_demo(env)
@@ -67,18 +68,37 @@ def test_demo_twice_second_run_incremental(tmp_path: Path) -> None:
 
     for result in (first, second):
         assert "8 assets materialized" in result.stdout, result.stdout
+        # DEMO_PORT kept on an immediate rerun (its last connections are in TIME_WAIT), so the
+        # job link the run recorded names it.
+        assert "is in use" not in result.stdout
+        assert f"Airbyte's page of this sync: http://127.0.0.1:{port}/workspaces/" in result.stdout
+        assert "loaded definitions.py" in result.stdout  # progress while loading
         assert "16 asset checks: 16 passed, 0 warned, 0 failed." in result.stdout
         assert "Running with dbt" not in result.stdout  # dbt's own log stays out of the way
         assert "Local Airbyte stopped." in result.stdout
     assert "enabled: false" in (home / "dagster.yaml").read_text()  # telemetry off
 
+    assert "Preparing the dbt manifest" in first.stdout  # dbt parse, said while it runs
+    assert "Preparing the dbt manifest" not in second.stdout  # the manifest is up to date
+
     with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs()
+        assert [(r.job_name, r.tags.get("launched_by")) for r in runs] == [
+            ("sync_and_transform", "make demo")
+        ] * 2
+        table_rows: dict[str, Any] = {}
         synced = {stream: _row_counts(instance, dg.AssetKey(["raw", stream])) for stream in STREAMS}
         for stream, counts in synced.items():
             assert len(counts) == 2, (stream, counts)
         for schema, model in MODELS:
             records = instance.fetch_materializations(dg.AssetKey([schema, model]), limit=10)
             assert len(records.records) == 2, model
+            metadata = records.records[0].asset_materialization.metadata  # type: ignore[union-attr]
+            # dagster-dbt's typed columns for every model; row counts for tables (not views)
+            columns = metadata["dagster/column_schema"].value.columns  # type: ignore[attr-defined]
+            assert columns and all(c.type for c in columns), model
+            if schema == "marts":
+                table_rows[model] = metadata["dagster/row_count"].value
 
     total_first = sum(counts[0] for counts in synced.values())
     total_second = sum(counts[1] for counts in synced.values())
@@ -92,3 +112,4 @@ def test_demo_twice_second_run_incremental(tmp_path: Path) -> None:
         )
         (summarised,) = con.execute("select count(*) from marts.customer_orders").fetchone() or (0,)
         assert summarised == customers > 0  # the marts were rebuilt over the second sync too
+        assert table_rows["customer_orders"] == summarised  # dbt's row count is the table's

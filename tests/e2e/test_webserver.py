@@ -19,15 +19,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from e2e_helpers import ROOT, clean_environment, free_port, skip_without_dbt, write_dagster_yaml
+from e2e_helpers import (
+    ROOT,
+    clean_environment,
+    free_port,
+    graphql,
+    skip_without_dbt,
+    wait_until_loaded,
+    write_dagster_yaml,
+)
 
 skip_without_dbt()
 
 pytestmark = pytest.mark.slow
 
-LOCATION = "definitions.py"  # workspace.yaml's python_file: Dagster names the location after it
+LOCATION = "airbyte_and_dbt"  # workspace.yaml's location_name
 STREAMS = {"raw/customers", "raw/products", "raw/orders"}
 MODEL_DEPS = {
     "staging/stg_customers": {"raw/customers"},
@@ -37,42 +44,6 @@ MODEL_DEPS = {
     "marts/daily_revenue": {"staging/stg_orders"},
 }
 SAMPLE_CONNECTION = "Sample Data → DuckDB"
-
-
-def _graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = httpx.post(
-        f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
-    )
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body["errors"]
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-LOCATIONS_QUERY = """
-{ workspaceOrError { ... on Workspace { locationEntries {
-    name loadStatus
-    locationOrLoadError { __typename ... on PythonError { message } }
-} } } }
-"""
-
-
-def _wait_until_loaded(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"dagster-webserver exited:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            data = _graphql(url, LOCATIONS_QUERY)
-            entries = data["workspaceOrError"]["locationEntries"]
-            entry = next(e for e in entries if e["name"] == LOCATION)
-            if entry["loadStatus"] == "LOADED":
-                loaded = entry["locationOrLoadError"]
-                assert loaded["__typename"] == "RepositoryLocation", loaded.get("message")
-                return
-        time.sleep(1)
-    pytest.fail(f"the code location did not load in 180 s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture
@@ -112,7 +83,7 @@ def webserver(local_airbyte_factory: Any, tmp_path: Path) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_loaded(url, server, log)
+        wait_until_loaded(url, LOCATION, server, log)
         yield url
     finally:
         server.terminate()
@@ -131,6 +102,7 @@ ASSET_GRAPH_QUERY = """
 AUTOMATION_QUERY = """
 { repositoriesOrError { ... on RepositoryConnection { nodes {
     name location { name }
+    jobs { name }
     schedules { name cronSchedule scheduleState { status } }
     sensors { name sensorState { status } }
 } } } }
@@ -154,7 +126,7 @@ def _key(node: dict[str, Any]) -> str:
 
 
 def test_asset_graph_automation_and_a_launched_run(webserver: str) -> None:
-    nodes = _graphql(webserver, ASSET_GRAPH_QUERY)["assetNodes"]
+    nodes = graphql(webserver, ASSET_GRAPH_QUERY)["assetNodes"]
     graph = {_key(n["assetKey"]): {_key(d) for d in n["dependencyKeys"]} for n in nodes}
     assert STREAMS | set(MODEL_DEPS) == set(graph)
     for stream in STREAMS:
@@ -164,7 +136,7 @@ def test_asset_graph_automation_and_a_launched_run(webserver: str) -> None:
     groups = {_key(n["assetKey"]): n["groupName"] for n in nodes}
     assert {groups[m] for m in MODEL_DEPS} == {"dbt"}
 
-    repositories = _graphql(webserver, AUTOMATION_QUERY)["repositoriesOrError"]["nodes"]
+    repositories = graphql(webserver, AUTOMATION_QUERY)["repositoriesOrError"]["nodes"]
     repository = next(r for r in repositories if r["location"]["name"] == LOCATION)
     schedules = {s["name"]: s for s in repository["schedules"]}
     assert schedules["sync_and_transform"]["cronSchedule"] == "0 6 * * *"
@@ -172,6 +144,8 @@ def test_asset_graph_automation_and_a_launched_run(webserver: str) -> None:
     mirrored = [s for name, s in schedules.items() if name != "sync_and_transform"]
     assert [s["cronSchedule"] for s in mirrored] == ["0 * * * *"]  # from AIRBYTE_CRON_OVERRIDES
     assert [s["name"] for s in repository["sensors"]] == ["airbyte_sync_sensor"]
+    # The schedule's named job: runs of everything show it as their Target.
+    assert "sync_and_transform" in {j["name"] for j in repository["jobs"]}
 
     from dagster_graphql import DagsterGraphQLClient
 
@@ -189,7 +163,7 @@ def test_asset_graph_automation_and_a_launched_run(webserver: str) -> None:
         time.sleep(2)
         status = client.get_run_status(run_id).value
 
-    run = _graphql(webserver, RUN_QUERY, {"runId": run_id})["runOrError"]
+    run = graphql(webserver, RUN_QUERY, {"runId": run_id})["runOrError"]
     assert status == "SUCCESS", run["stepStats"]
     materialized = {_key(m["assetKey"]) for m in run["assetMaterializations"]}
     assert materialized == STREAMS | set(MODEL_DEPS)
