@@ -94,7 +94,8 @@ def _stream_props(
         destination = snapshot.destinations.get(connection.destination_id)
         url = snapshot.connection_url(connection.connection_id)
         by_connection[connection.connection_id] = [
-            AirbyteStreamProps(connection, stream, destination, url) for stream in selected
+            AirbyteStreamProps(connection, stream, destination, url, snapshot.workspace_id)
+            for stream in selected
         ]
     return by_connection
 
@@ -112,7 +113,10 @@ def _specs_for_connections(
         for props in props_list:
             spec = translator.get_asset_spec(props)
             # Execution reads these back; keep them even if a custom translator drops them.
-            spec = spec.merge_attributes(metadata=_execution_metadata(props, snapshot))
+            # The default translator writes them already: no second spec then.
+            execution = _execution_metadata(props, snapshot)
+            if any(spec.metadata.get(k, _MISSING) != v for k, v in execution.items()):
+                spec = spec.merge_attributes(metadata=execution)
             previous = owners.get(spec.key)
             if previous is not None:
                 raise AirbyteConfigurationError(
@@ -130,18 +134,19 @@ def _specs_for_connections(
     return result
 
 
+_MISSING = object()
+
+
 def _execution_metadata(
     props: AirbyteStreamProps, snapshot: AirbyteWorkspaceSnapshot
 ) -> dict[str, Any]:
-    return dict(
-        AirbyteSpecMetadata(
-            connection_id=props.connection.connection_id,
-            connection_status=props.connection.status,
-            workspace_id=snapshot.workspace_id,
-            stream_name=props.stream.name,
-            stream_namespace=props.stream.namespace or None,
-            sync_mode=props.stream.sync_mode,
-        )
+    return AirbyteSpecMetadata.entries(
+        connection_id=props.connection.connection_id,
+        connection_status=props.connection.status,
+        workspace_id=snapshot.workspace_id,
+        stream_name=props.stream.name,
+        stream_namespace=props.stream.namespace or None,
+        sync_mode=props.stream.sync_mode,
     )
 
 
