@@ -9,6 +9,7 @@ written only.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from dagster._core.definitions.metadata.metadata_set import NamespacedMetadataSet
@@ -49,14 +50,11 @@ class AirbyteSpecMetadata(NamespacedMetadataSet):
         Loading writes these on every spec (10,000 at a time); the model's own constructor
         inspects every field's annotation on each call, which cost more than the spec itself.
         """
-        unknown = values.keys() - cls.model_fields.keys()
-        if unknown:
-            raise KeyError(", ".join(sorted(unknown)))
-        prefix = f"{cls.namespace()}/"
+        keys = _keys(cls)
+        if not values.keys() <= keys.keys():
+            raise KeyError(", ".join(sorted(values.keys() - keys.keys())))
         return {
-            prefix + field: value
-            for field in cls.model_fields
-            if (value := values.get(field)) is not None
+            key: value for field, key in keys.items() if (value := values.get(field)) is not None
         }
 
     @classmethod
@@ -68,3 +66,9 @@ class AirbyteSpecMetadata(NamespacedMetadataSet):
             raw = getattr(value, "value", value)
             cleaned[key] = None if raw is None else str(raw)
         return cls.extract(cleaned)
+
+
+@cache
+def _keys(cls: type[AirbyteSpecMetadata]) -> dict[str, str]:
+    """Field name -> metadata key, in field order (fixed once the class is defined)."""
+    return {field: f"{cls.namespace()}/{field}" for field in cls.model_fields}

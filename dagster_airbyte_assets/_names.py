@@ -38,8 +38,10 @@ _UNDERSCORES = re.compile(r"_+")
 @lru_cache(maxsize=_NAMES_CACHED)
 def airbyte_name(name: str) -> str:
     """``name`` with Airbyte's alphanumeric-and-underscore rule applied (never empty)."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    without_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
+    without_marks = name
+    if not name.isascii():  # ASCII has nothing to decompose (and most names are ASCII)
+        decomposed = unicodedata.normalize("NFKD", name)
+        without_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
     spaced = _WHITE_SPACE.sub("_", without_marks)
     return _NOT_ALPHANUMERIC.sub("_", spaced) or "_"
 
