@@ -266,9 +266,9 @@ def build(lines: Iterable[str]) -> FloorBuild:
     The cyclic garbage collector is paused while a line is parsed. Parsing allocates many
     small objects, so a full collection was often triggered inside ``json.loads``: such a
     collection walks every Dagster object built so far (building's cost, which a real load
-    pays) and its time was subtracted with the parsing, which made the floor look faster than
-    bare Dagster is (by about a third at 10,000 assets). Paused, the collection falls due at the
-    next allocation, inside the measured build.
+    pays) and its time was subtracted with the parsing, which put the floor's time about a
+    third too low at 10,000 assets. Paused, the collection falls due at the next allocation,
+    inside the measured build.
     """
     result = FloorBuild()
     for raw in lines:
