@@ -94,7 +94,9 @@ def _stream_props(
         destination = snapshot.destinations.get(connection.destination_id)
         url = snapshot.connection_url(connection.connection_id)
         by_connection[connection.connection_id] = [
-            AirbyteStreamProps(connection, stream, destination, url, snapshot.workspace_id)
+            AirbyteStreamProps(
+                connection, stream, destination, url, workspace_id=snapshot.workspace_id
+            )
             for stream in selected
         ]
     return by_connection

@@ -213,7 +213,7 @@ def test_streams_with_one_schema_share_its_column_schema_in_their_own_column_ord
 
 
 def test_workspace_id_is_written_when_the_props_know_it() -> None:
-    props = AirbyteStreamProps(_connection(), _stream(), _destination(), None, "w-1")
+    props = AirbyteStreamProps(_connection(), _stream(), _destination(), workspace_id="w-1")
     spec = DagsterAirbyteTranslator().get_asset_spec(props)
     assert spec.metadata[MetadataKeys.WORKSPACE_ID] == "w-1"
     assert MetadataKeys.WORKSPACE_ID not in _spec(_connection(), _stream()).metadata
