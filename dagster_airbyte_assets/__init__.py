@@ -12,6 +12,7 @@ from dagster_airbyte_assets.assets import (
     airbyte_assets,
     build_airbyte_assets_definitions,
     load_airbyte_asset_specs,
+    load_airbyte_cloud_asset_specs,
     sync_and_materialize,
     sync_connections_and_materialize,
 )
@@ -33,6 +34,11 @@ from dagster_airbyte_assets.client import (
     AirbyteWorkspaceInfo,
     JobStatus,
     RetryPolicy,
+)
+from dagster_airbyte_assets.compat import (
+    AirbyteConnectionTableProps,
+    AirbyteJobStatusType,
+    LegacyKeysTranslator,
 )
 from dagster_airbyte_assets.component import AirbyteAssetsComponent
 from dagster_airbyte_assets.errors import (
@@ -81,6 +87,7 @@ __all__ = [
     "AirbyteConflictError",
     "AirbyteConnectError",
     "AirbyteConnection",
+    "AirbyteConnectionTableProps",
     "AirbyteDestination",
     "AirbyteError",
     "AirbyteHTTPError",
@@ -88,6 +95,7 @@ __all__ = [
     "AirbyteJobCancelledError",
     "AirbyteJobError",
     "AirbyteJobFailedError",
+    "AirbyteJobStatusType",
     "AirbyteJobTimeoutError",
     "AirbyteNotAirbyteError",
     "AirbyteNotFoundError",
@@ -105,6 +113,7 @@ __all__ = [
     "AirbyteWorkspaceInfo",
     "DagsterAirbyteTranslator",
     "JobStatus",
+    "LegacyKeysTranslator",
     "MetadataKeys",
     "RetryPolicy",
     "SchemaDrift",
@@ -121,6 +130,7 @@ __all__ = [
     "compare_column_schemas",
     "hand_over_schedules_to_dagster",
     "load_airbyte_asset_specs",
+    "load_airbyte_cloud_asset_specs",
     "quartz_to_cron",
     "sync_and_materialize",
     "sync_and_wait",

@@ -316,7 +316,7 @@ def _snapshot_from_storage(
             workspace.get_client(),
             workspace.resolve_workspace_id(),
             max_concurrency=workspace.max_concurrent_requests,
-            api_url=workspace.url,
+            api_url=workspace.url or "",
         )
     except AirbyteError as exc:
         if saved is not None:
