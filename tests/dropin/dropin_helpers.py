@@ -71,7 +71,7 @@ def load_program(library: str, settings: dict[str, Any], main_connection_id: str
     """Run ``PROGRAM`` with ``from <library> import ...`` and return its definitions."""
     module = types.ModuleType(f"user_program_{library}")
     code = compile(PROGRAM.format(library=library), module.__name__, "exec", dont_inherit=True)
-    exec(code, module.__dict__)  # noqa: S102
+    exec(code, module.__dict__)
     definitions: dg.Definitions = module.build(settings, main_connection_id)
     return definitions
 
