@@ -237,7 +237,7 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
             self.workspace.get_client(),
             self.workspace.resolve_workspace_id(),
             max_concurrency=self.workspace.max_concurrent_requests,
-            api_url=self.workspace.url or "",
+            api_url=self.workspace.airbyte_url,
         )
         state_path.parent.mkdir(parents=True, exist_ok=True)
         state_path.write_text(snapshot_json(snapshot))

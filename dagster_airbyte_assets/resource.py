@@ -75,11 +75,11 @@ _SECRET_FIELDS = ("password", "token", "client_secret")
 _SECRET_FIELD: dict[str, Any] = {"dagster__is_secret": True}
 _URL_FIELDS = (
     "url",
+    "rest_api_base_url",
+    "configuration_api_base_url",
     "config_api_url",
     "public_api_url",
     "ui_url",
-    "rest_api_base_url",
-    "configuration_api_base_url",
 )
 # dagster-airbyte's names for our URL settings (its users' resources work unchanged).
 _URL_ALIASES = (
@@ -145,26 +145,19 @@ def _number(name: str, value: Any, *, integer: bool = False, minimum: int | None
         raise AirbyteConfigurationError(f"`{name}` must be {what} {bound}, not {value!r}")
 
 
-def _fold_aliases(data: Mapping[str, Any]) -> dict[str, Any]:
-    """dagster-airbyte's URL settings into ours (``rest_api_base_url`` -> ``public_api_url``...);
-    ``url`` defaults to the Public API base, else the Config API base, as dagster-airbyte uses them.
+def _check_aliases(data: Mapping[str, Any]) -> None:
+    """dagster-airbyte's URL settings stand in for ours, never against them.
+
+    They are kept as given and read where the URLs are used (``airbyte_url``, ``_build_client``):
+    copying them into our fields here would not survive Dagster rebuilding the resource from its
+    config at run time, where an ``EnvVar`` is resolved only for the fields that were set.
     """
-    values = dict(data)
     for ours, theirs in _URL_ALIASES:
-        alias = values.get(theirs)
-        if alias is None:
-            continue
-        if values.get(ours) is None:
-            values[ours] = alias
-        elif values[ours] != alias:
+        mine, alias = data.get(ours), data.get(theirs)
+        if mine is not None and alias is not None and mine != alias:
             raise AirbyteConfigurationError(
                 f"Set `{ours}` or `{theirs}` (dagster-airbyte's name for it), not both"
             )
-    if values.get("url") is None:
-        base = values.get("rest_api_base_url") or values.get("configuration_api_base_url")
-        if base is not None:
-            values["url"] = base
-    return values
 
 
 def check_settings(values: Mapping[str, Any]) -> None:
@@ -322,8 +315,8 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
     Public API dialect). ``api`` overrides the guess. Set at most one way to authenticate.
     """
 
-    # Optional for Dagster's config schema only (it checks the raw settings, before the
-    # validator below takes dagster-airbyte's `rest_api_base_url` for it); always set after.
+    # Optional so that dagster-airbyte's `rest_api_base_url` can stand in for it (the
+    # validator requires one of them; `airbyte_url` reads whichever is set).
     url: str | None = Field(
         default=None,
         description=(
@@ -438,8 +431,9 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
         # "before": an EnvVar is still an EnvVar here (and skipped); when a run starts, the
         # resource is built again from the resolved values, and those are checked then.
         if isinstance(data, Mapping):
-            data = _fold_aliases(data)
-            if data.get("url") is None and cls.model_fields["url"].default is None:
+            _check_aliases(data)
+            urls = ("url", "rest_api_base_url", "configuration_api_base_url")
+            if all(data.get(n) is None for n in urls) and cls.model_fields["url"].default is None:
                 raise AirbyteConfigurationError(
                     "Set `url`: the Airbyte deployment root (http://localhost:8000) or an API "
                     "base URL (or dagster-airbyte's `rest_api_base_url`)"
@@ -461,9 +455,15 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
 
     def _build_client(self) -> AirbyteClient:
         check_settings(self._resolved())
-        resolved = resolve_urls(_value(self.url) or "", _value(self.api))
-        config_url = _value(self.config_api_url) or resolved.config_api_url
-        public_url = _value(self.public_api_url) or resolved.public_api_url
+        resolved = resolve_urls(_value(self.airbyte_url) or "", _value(self.api))
+        config_url = (
+            _value(self.config_api_url)
+            or _value(self.configuration_api_base_url)
+            or resolved.config_api_url
+        )
+        public_url = (
+            _value(self.public_api_url) or _value(self.rest_api_base_url) or resolved.public_api_url
+        )
         auth, hint = build_auth(
             public_api_url=public_url,
             username=self.username,
@@ -483,6 +483,14 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
             max_connections=max(1, self.max_concurrent_requests),
             ui_url=_value(self.ui_url) or resolved.ui_url,
         )
+
+    @property
+    def airbyte_url(self) -> str:
+        """``url``, else dagster-airbyte's Public API base, else its Config API base.
+
+        As configured: an ``EnvVar`` stays one (its name), as ``url`` itself would.
+        """
+        return self.url or self.rest_api_base_url or self.configuration_api_base_url or ""
 
     def sync_and_poll(self, context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any]]:
         """Sync the connection behind ``context``'s assets, wait, yield one result per stream.

@@ -17,10 +17,10 @@ import dagster as dg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "around"))
-from around_helpers import dg_project, refresh_component_state  # noqa: E402
-from dropin_helpers import add_prefixed_connection, admin, jobs  # noqa: E402
+from around_helpers import dg_project, refresh_component_state
+from dropin_helpers import add_prefixed_connection, admin, jobs
 
-from dagster_airbyte_assets import AirbyteAssetsComponent, AirbyteCloudWorkspace  # noqa: E402
+from dagster_airbyte_assets import AirbyteAssetsComponent, AirbyteCloudWorkspace
 
 pytest.importorskip("dagster_airbyte")
 
