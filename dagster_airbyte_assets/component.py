@@ -165,14 +165,22 @@ class AirbyteSchedulesArgs(dg.Model):
 
 
 class _ComponentTranslator(DagsterAirbyteTranslator):
-    """The default translator, then the YAML ``translation`` block on top."""
+    """The component's base translator, then the YAML ``translation`` block on top."""
 
-    def __init__(self, translation: TranslationFn[AirbyteStreamProps] | None) -> None:
+    def __init__(
+        self,
+        translation: TranslationFn[AirbyteStreamProps] | None,
+        base: DagsterAirbyteTranslator | None = None,
+    ) -> None:
         self._translation = translation
+        self._base = base or DagsterAirbyteTranslator()
 
     def get_asset_spec(self, props: AirbyteStreamProps) -> dg.AssetSpec:
-        spec = super().get_asset_spec(props)
+        spec = self._base.get_asset_spec(props)
         return self._translation(spec, props) if self._translation else spec
+
+    def get_op_name(self, connection: AirbyteConnection) -> str:
+        return self._base.get_op_name(connection)
 
 
 class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
@@ -274,10 +282,14 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
 
     # -- definitions ------------------------------------------------------------------------------
 
+    def base_translator(self) -> DagsterAirbyteTranslator:
+        """The translator ``translation`` applies on top of; override to change the defaults."""
+        return DagsterAirbyteTranslator()
+
     def _defs_from_snapshot(self, snapshot: AirbyteWorkspaceSnapshot) -> dg.Definitions:
         assets = assets_from_snapshot(
             snapshot,
-            translator=_ComponentTranslator(self.translation),
+            translator=_ComponentTranslator(self.translation, self.base_translator()),
             connection_selector=self.connection_selector,
             resource_key=self.resource_key,
         )

@@ -36,8 +36,7 @@ THEIR_YAML = """
       connection_selector:
         by_name:
           - Sample copy
-      translation:
-        key: "airbyte/{{{{ props.table_name }}}}"
+      translation:{key_line}
         group_name: airbyte_data
         description: "Loads data from Airbyte connection {{{{ props.connection_name }}}}"
       defs_state:
@@ -46,11 +45,20 @@ THEIR_YAML = """
 """
 
 
+KEY_LINE = '\n        key: "airbyte/{{ props.table_name }}"'
+
+
 def _load(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: Any, package: str, type_: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server: Any,
+    package: str,
+    type_: str,
+    key_line: str = KEY_LINE,
 ) -> dg.Definitions:
     yaml = THEIR_YAML.format(
         type=type_,
+        key_line=key_line,
         public_api_url=server.public_api_url,
         config_api_url=server.config_api_url,
         workspace_id=server.workspace_id,
@@ -108,6 +116,44 @@ def test_their_component_yaml_loads_with_only_type_changed(
         assert set(counts) == keys
         found = jobs(http, copy_id)
         assert len(found) == before + 1 and found[0]["job"]["status"] == "succeeded"
+
+
+def test_the_dropin_component_keeps_their_default_keys(
+    local_airbyte_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a ``key`` in ``translation``: their keys and op names from the dropin type."""
+    server = local_airbyte_factory(seed="sample", test_controls=True, auth="client-credentials")
+    client_id, client_secret = server.client_credentials
+    monkeypatch.setenv("AIRBYTE_CLIENT_ID", client_id)
+    monkeypatch.setenv("AIRBYTE_CLIENT_SECRET", client_secret)
+    monkeypatch.delenv("DAGSTER_IS_DEV_CLI", raising=False)
+    with admin(server) as http:
+        add_prefixed_connection(server, http)
+    loaded = {
+        type_: _load(tmp_path, monkeypatch, server, package, type_, key_line="")
+        for package, type_ in (
+            ("theirs_default", "dagster_airbyte.AirbyteWorkspaceComponent"),
+            ("dropin_default", "dagster_airbyte_assets.dropin.AirbyteWorkspaceComponent"),
+        )
+    }
+    by_key = {
+        type_: {
+            spec.key: (assets_def.op.name, spec.group_name)
+            for assets_def in defs.assets or []
+            if isinstance(assets_def, dg.AssetsDefinition)
+            for spec in assets_def.specs
+        }
+        for type_, defs in loaded.items()
+    }
+    theirs, ours = by_key.values()
+    assert (
+        ours
+        == theirs
+        == {
+            dg.AssetKey("copy_customers"): ("airbyte_Sample_copy", "airbyte_data"),
+            dg.AssetKey("copy_products"): ("airbyte_Sample_copy", "airbyte_data"),
+        }
+    )
 
 
 def test_their_cloud_yaml_is_airbyte_cloud() -> None:

@@ -84,3 +84,45 @@ def test_legacy_keys_equal_dagster_airbytes_own(
             (job, *_) = jobs(client, cid)
             assert len(jobs(client, cid)) == before[cid] + 1
             assert job["job"]["status"] == "succeeded"
+
+
+DEFAULT_KEYS_PROGRAM = """
+import dagster as dg
+from {library} import AirbyteWorkspace, DagsterAirbyteTranslator, build_airbyte_assets_definitions
+
+
+class Tagged(DagsterAirbyteTranslator):
+    def get_asset_spec(self, props):
+        return super().get_asset_spec(props).merge_attributes(metadata={{"team": "data"}})
+
+
+def build(settings):
+    airbyte = AirbyteWorkspace(**settings)
+    return [
+        build_airbyte_assets_definitions(workspace=airbyte),
+        build_airbyte_assets_definitions(workspace=airbyte, dagster_airbyte_translator=Tagged()),
+    ]
+"""
+
+
+def _run(library: str, settings: dict[str, Any]) -> list[list[dg.AssetsDefinition]]:
+    namespace: dict[str, Any] = {}
+    source = DEFAULT_KEYS_PROGRAM.format(library=library)
+    exec(compile(source, f"program_{library}", "exec", dont_inherit=True), namespace)
+    built: list[list[dg.AssetsDefinition]] = namespace["build"](settings)
+    return built
+
+
+def test_the_dropin_module_keeps_their_default_keys_with_one_changed_line(
+    local_airbyte_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``from dagster_airbyte_assets.dropin import ...``: their defaults, even through super()."""
+    monkeypatch.chdir(tmp_path)
+    server = local_airbyte_factory(seed="sample", test_controls=True, auth="client-credentials")
+    with admin(server) as client:
+        add_prefixed_connection(server, client)
+    settings = dagster_airbyte_settings(server)
+    theirs = [_by_key(list(assets)) for assets in _run("dagster_airbyte", settings)]
+    ours = [_by_key(assets) for assets in _run("dagster_airbyte_assets.dropin", settings)]
+    assert ours == theirs
+    assert len(theirs[0]) == 5 and theirs[0] == theirs[1]

@@ -2,8 +2,8 @@
 
 The same program text (``dropin_helpers.PROGRAM``: custom translator reading the props' fields,
 ``connection_selector_fn``, an ``@airbyte_assets`` body calling ``sync_and_poll``) is run once
-with ``from dagster_airbyte import ...`` and once with ``from dagster_airbyte_assets import ...``
-against one local Airbyte. Both build the same keys and materialize every one of them with
+with ``from dagster_airbyte import ...``, then with ``from dagster_airbyte_assets import ...`` and
+``from dagster_airbyte_assets.dropin import ...``, against one local Airbyte. Both build the same keys and materialize every one of them with
 exactly one new Airbyte job per connection; ours also records each stream's row count, equal to
 what the server says the job committed.
 """
@@ -35,7 +35,11 @@ EXPECTED_KEYS = {
     dg.AssetKey(["warehouse", "copy", "copy_customers"]),
     dg.AssetKey(["warehouse", "copy", "copy_products"]),
 }
+# The top-level API (schema-qualified default keys) and the `dropin` module (dagster-airbyte's
+# default keys): this program sets its own keys, so all three agree.
+LIBRARIES = ("dagster_airbyte", "dagster_airbyte_assets", "dagster_airbyte_assets.dropin")
 # What the program's translator writes from the props' fields.
+CONNECTION = MetadataKeys.CONNECTION_ID
 PROPS_METADATA = ("source_stream", "connection", "columns", "fully_qualified", "schema")
 
 
@@ -56,7 +60,7 @@ def test_the_same_program_runs_on_both_libraries(
         connection_ids = [server.sample_connection_id, add_prefixed_connection(server, client)]
         settings = dagster_airbyte_settings(server)
         specs_by_library = {}
-        for library in ("dagster_airbyte", "dagster_airbyte_assets"):
+        for library in LIBRARIES:
             before = {cid: {j["job"]["id"] for j in jobs(client, cid)} for cid in connection_ids}
             definitions = load_program(library, settings, server.sample_connection_id)
             specs = {spec.key: spec for spec in definitions.resolve_all_asset_specs()}
@@ -73,17 +77,19 @@ def test_the_same_program_runs_on_both_libraries(
                 assert job["status"] == "succeeded", (library, job)
                 new_jobs[cid] = job["id"]
             specs_by_library[library] = specs
-
-        # Ours: every stream's row count is what the server says its job committed.
-        for key, spec in specs_by_library["dagster_airbyte_assets"].items():
-            connection_id = spec.metadata[MetadataKeys.CONNECTION_ID]
-            committed = committed_by_stream(client, new_jobs[connection_id])
-            stream = spec.metadata[MetadataKeys.STREAM_NAME]
-            assert materialized[key][MetadataKeys.ROW_COUNT] == committed[stream], key
-            assert committed[stream] > 0
+            if library == "dagster_airbyte":
+                continue
+            # Ours: every stream's row count is what the server says its job committed.
+            for key, spec in specs.items():
+                committed = committed_by_stream(client, new_jobs[spec.metadata[CONNECTION]])
+                stream = spec.metadata[MetadataKeys.STREAM_NAME]
+                assert materialized[key][MetadataKeys.ROW_COUNT] == committed[stream], key
+                assert committed[stream] > 0
 
     # The translator saw the same props values in both libraries.
-    theirs, ours = specs_by_library["dagster_airbyte"], specs_by_library["dagster_airbyte_assets"]
+    theirs = specs_by_library["dagster_airbyte"]
+    ours = specs_by_library["dagster_airbyte_assets"]
+    assert specs_by_library["dagster_airbyte_assets.dropin"] == ours
     for key in EXPECTED_KEYS:
         assert theirs[key].group_name == ours[key].group_name == "airbyte_duckdb"
         for name in PROPS_METADATA:
