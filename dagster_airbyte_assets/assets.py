@@ -346,9 +346,6 @@ def airbyte_assets(
     specs = specs_by_connection[connection_id]
     if group_name is not None:
         specs = [spec.replace_attributes(group_name=group_name) for spec in specs]
-    connection = next(c for c in snapshot.connections if c.connection_id == connection_id)
-    return dg.multi_asset(
-        name=name or _op_name(connection, set(), translator),
-        specs=specs,
-        can_subset=True,
-    )
+    # Without `name`, the op is named after the decorated function, as any Dagster decorator
+    # (and dagster-airbyte's) names it.
+    return dg.multi_asset(name=name, specs=specs, can_subset=True)

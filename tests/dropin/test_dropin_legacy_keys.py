@@ -88,7 +88,12 @@ def test_legacy_keys_equal_dagster_airbytes_own(
 
 DEFAULT_KEYS_PROGRAM = """
 import dagster as dg
-from {library} import AirbyteWorkspace, DagsterAirbyteTranslator, build_airbyte_assets_definitions
+from {library} import (
+    AirbyteWorkspace,
+    DagsterAirbyteTranslator,
+    airbyte_assets,
+    build_airbyte_assets_definitions,
+)
 
 
 class Tagged(DagsterAirbyteTranslator):
@@ -96,20 +101,28 @@ class Tagged(DagsterAirbyteTranslator):
         return super().get_asset_spec(props).merge_attributes(metadata={{"team": "data"}})
 
 
-def build(settings):
+def build(settings, connection_id):
     airbyte = AirbyteWorkspace(**settings)
+
+    @airbyte_assets(connection_id=connection_id, workspace=airbyte)
+    def copy_of_the_sample(context: dg.AssetExecutionContext, airbyte: AirbyteWorkspace):
+        yield from airbyte.sync_and_poll(context=context)
+
     return [
         build_airbyte_assets_definitions(workspace=airbyte),
         build_airbyte_assets_definitions(workspace=airbyte, dagster_airbyte_translator=Tagged()),
+        [copy_of_the_sample],
     ]
 """
 
 
-def _run(library: str, settings: dict[str, Any]) -> list[list[dg.AssetsDefinition]]:
+def _run(
+    library: str, settings: dict[str, Any], connection_id: str
+) -> list[list[dg.AssetsDefinition]]:
     namespace: dict[str, Any] = {}
     source = DEFAULT_KEYS_PROGRAM.format(library=library)
     exec(compile(source, f"program_{library}", "exec", dont_inherit=True), namespace)
-    built: list[list[dg.AssetsDefinition]] = namespace["build"](settings)
+    built: list[list[dg.AssetsDefinition]] = namespace["build"](settings, connection_id)
     return built
 
 
@@ -120,9 +133,13 @@ def test_the_dropin_module_keeps_their_default_keys_with_one_changed_line(
     monkeypatch.chdir(tmp_path)
     server = local_airbyte_factory(seed="sample", test_controls=True, auth="client-credentials")
     with admin(server) as client:
-        add_prefixed_connection(server, client)
+        copy_id = add_prefixed_connection(server, client)
     settings = dagster_airbyte_settings(server)
-    theirs = [_by_key(list(assets)) for assets in _run("dagster_airbyte", settings)]
-    ours = [_by_key(assets) for assets in _run("dagster_airbyte_assets.dropin", settings)]
+    theirs = [_by_key(list(a)) for a in _run("dagster_airbyte", settings, copy_id)]
+    ours = [_by_key(a) for a in _run("dagster_airbyte_assets.dropin", settings, copy_id)]
     assert ours == theirs
     assert len(theirs[0]) == 5 and theirs[0] == theirs[1]
+    assert theirs[2] == {
+        dg.AssetKey("copy_customers"): ("copy_of_the_sample", "default"),
+        dg.AssetKey("copy_products"): ("copy_of_the_sample", "default"),
+    }
