@@ -25,6 +25,7 @@ from typing import Any
 import dagster as dg
 
 from dagster_airbyte_assets import assets as _assets
+from dagster_airbyte_assets import resource as _resource
 from dagster_airbyte_assets._state import RefreshPolicy
 from dagster_airbyte_assets.assets import ConnectionSelector
 from dagster_airbyte_assets.client import AirbyteConnection
@@ -34,7 +35,6 @@ from dagster_airbyte_assets.compat import (
     LegacyKeysTranslator,
 )
 from dagster_airbyte_assets.component import AirbyteAssetsComponent
-from dagster_airbyte_assets.resource import AirbyteCloudWorkspace, AirbyteWorkspace
 from dagster_airbyte_assets.translator import DagsterAirbyteTranslator as _OurTranslator
 
 # dagster-airbyte's translator name, giving its keys (subclass it as before).
@@ -59,9 +59,37 @@ def _legacy(translator: _OurTranslator | None) -> _OurTranslator:
     return translator if translator is not None else LegacyKeysTranslator()
 
 
+class AirbyteWorkspace(_resource.AirbyteWorkspace):
+    """``dagster_airbyte_assets.AirbyteWorkspace``; ``load_asset_specs()`` gives the old keys."""
+
+    def load_asset_specs(
+        self,
+        dagster_airbyte_translator: _OurTranslator | None = None,
+        connection_selector_fn: ConnectionSelector | None = None,
+        **kwargs: Any,
+    ) -> list[dg.AssetSpec]:
+        return super().load_asset_specs(
+            _legacy(dagster_airbyte_translator), connection_selector_fn, **kwargs
+        )
+
+
+class AirbyteCloudWorkspace(_resource.AirbyteCloudWorkspace):
+    """``dagster_airbyte_assets.AirbyteCloudWorkspace``; ``load_asset_specs()`` as above."""
+
+    def load_asset_specs(
+        self,
+        dagster_airbyte_translator: _OurTranslator | None = None,
+        connection_selector_fn: ConnectionSelector | None = None,
+        **kwargs: Any,
+    ) -> list[dg.AssetSpec]:
+        return super().load_asset_specs(
+            _legacy(dagster_airbyte_translator), connection_selector_fn, **kwargs
+        )
+
+
 def build_airbyte_assets_definitions(
     *,
-    workspace: AirbyteWorkspace,
+    workspace: _resource.AirbyteWorkspace,
     dagster_airbyte_translator: _OurTranslator | None = None,
     connection_selector_fn: ConnectionSelector | None = None,
     **kwargs: Any,
@@ -76,7 +104,7 @@ def build_airbyte_assets_definitions(
 
 
 def load_airbyte_asset_specs(
-    workspace: AirbyteWorkspace,
+    workspace: _resource.AirbyteWorkspace,
     dagster_airbyte_translator: _OurTranslator | None = None,
     connection_selector_fn: ConnectionSelector | None = None,
     **kwargs: Any,
@@ -96,7 +124,7 @@ load_airbyte_cloud_asset_specs = load_airbyte_asset_specs
 def airbyte_assets(
     *,
     connection_id: str,
-    workspace: AirbyteWorkspace,
+    workspace: _resource.AirbyteWorkspace,
     name: str | None = None,
     group_name: str | None = None,
     dagster_airbyte_translator: _OurTranslator | None = None,

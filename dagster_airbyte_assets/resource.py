@@ -41,8 +41,8 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -65,6 +65,10 @@ from dagster_airbyte_assets.client._urls import (
     CLOUD_UI_URL,
 )
 from dagster_airbyte_assets.errors import AirbyteConfigurationError, AirbyteError, redact_url
+
+if TYPE_CHECKING:
+    from dagster_airbyte_assets.client import AirbyteConnection
+    from dagster_airbyte_assets.translator import DagsterAirbyteTranslator
 
 __all__ = ["AirbyteCloudWorkspace", "AirbyteWorkspace", "build_auth", "check_settings"]
 
@@ -500,6 +504,22 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
         (or attaches to the one running) and every stream gets its row count.
         """
         yield from sync_and_materialize(context, self)
+
+    def load_asset_specs(
+        self,
+        dagster_airbyte_translator: DagsterAirbyteTranslator | None = None,
+        connection_selector_fn: Callable[[AirbyteConnection], bool] | None = None,
+        **kwargs: Any,
+    ) -> list[dg.AssetSpec]:
+        """dagster-airbyte's spelling of ``load_airbyte_asset_specs(workspace, ...)``."""
+        from dagster_airbyte_assets.assets import load_airbyte_asset_specs  # assets imports us
+
+        return load_airbyte_asset_specs(
+            self,
+            dagster_airbyte_translator=dagster_airbyte_translator,
+            connection_selector_fn=connection_selector_fn,
+            **kwargs,
+        )
 
     def get_client(self) -> AirbyteClient:
         """The resource's one client (built on first use; the same object afterwards)."""

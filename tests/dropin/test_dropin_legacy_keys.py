@@ -108,21 +108,23 @@ def build(settings, connection_id):
     def copy_of_the_sample(context: dg.AssetExecutionContext, airbyte: AirbyteWorkspace):
         yield from airbyte.sync_and_poll(context=context)
 
-    return [
+    built = [
         build_airbyte_assets_definitions(workspace=airbyte),
         build_airbyte_assets_definitions(workspace=airbyte, dagster_airbyte_translator=Tagged()),
         [copy_of_the_sample],
     ]
+    return built, {{spec.key for spec in airbyte.load_asset_specs()}}
 """
 
 
 def _run(
     library: str, settings: dict[str, Any], connection_id: str
-) -> list[list[dg.AssetsDefinition]]:
+) -> tuple[list[list[dg.AssetsDefinition]], set[dg.AssetKey]]:
     namespace: dict[str, Any] = {}
     source = DEFAULT_KEYS_PROGRAM.format(library=library)
     exec(compile(source, f"program_{library}", "exec", dont_inherit=True), namespace)
-    built: list[list[dg.AssetsDefinition]] = namespace["build"](settings, connection_id)
+    built: tuple[list[list[dg.AssetsDefinition]], set[dg.AssetKey]]
+    built = namespace["build"](settings, connection_id)
     return built
 
 
@@ -135,9 +137,12 @@ def test_the_dropin_module_keeps_their_default_keys_with_one_changed_line(
     with admin(server) as client:
         copy_id = add_prefixed_connection(server, client)
     settings = dagster_airbyte_settings(server)
-    theirs = [_by_key(list(a)) for a in _run("dagster_airbyte", settings, copy_id)]
-    ours = [_by_key(a) for a in _run("dagster_airbyte_assets.dropin", settings, copy_id)]
+    their_defs, their_specs = _run("dagster_airbyte", settings, copy_id)
+    our_defs, our_specs = _run("dagster_airbyte_assets.dropin", settings, copy_id)
+    theirs = [_by_key(list(a)) for a in their_defs]
+    ours = [_by_key(a) for a in our_defs]
     assert ours == theirs
+    assert our_specs == their_specs == set(theirs[0])  # workspace.load_asset_specs()
     assert len(theirs[0]) == 5 and theirs[0] == theirs[1]
     assert theirs[2] == {
         dg.AssetKey("copy_customers"): ("copy_of_the_sample", "default"),
