@@ -53,12 +53,17 @@ def test_keys_at_run_time_are_the_keys_at_load(
     settings = dagster_airbyte_settings(server)
     loaded = {dg.AssetKey(["raw", t]) for t in ("customers", "products", "orders")}
     materialized = {}
-    for library in ("dagster_airbyte", "dagster_airbyte_assets"):
-        assets, airbyte = _build(library, settings)
-        assert {key for a in assets for key in a.keys} == loaded, library
-        result = dg.materialize(list(assets), resources={"airbyte": airbyte})
-        assert result.success, library
-        materialized[library] = {e.asset_key for e in result.get_asset_materialization_events()}
+    with admin(server) as client:
+        for library in ("dagster_airbyte", "dagster_airbyte_assets"):
+            assets, airbyte = _build(library, settings)
+            assert {key for a in assets for key in a.keys} == loaded, library
+            before = len(jobs(client, server.sample_connection_id))
+            result = dg.materialize(list(assets), resources={"airbyte": airbyte})
+            assert result.success, library
+            events = result.get_asset_materialization_events()
+            materialized[library] = {e.asset_key for e in events}
+            newest, *older = jobs(client, server.sample_connection_id)
+            assert len(older) == before and newest["job"]["status"] == "succeeded"
     assert materialized["dagster_airbyte_assets"] == loaded
     assert materialized["dagster_airbyte"] == {
         dg.AssetKey(["unknown", t]) for t in ("customers", "products", "orders")
