@@ -16,6 +16,8 @@ By default they point at the local Airbyte that ``make demo`` / ``make ui`` / ``
 - ``AIRBYTE_POLL_INTERVAL``: upper bound in seconds between job polls (default 20)
 - ``AIRBYTE_CRON_OVERRIDES``: JSON object, connection name or id -> 5-field cron (UTC), for
   connections Airbyte does not schedule (or to replace Airbyte's schedule)
+- ``AIRBYTE_FRESHNESS_GRACE_MINUTES``: how long after its Airbyte schedule a sync may land before
+  the freshness checks call the data late (default 30)
 - ``DAGSTER_FULL_REFRESH_CRON``: cron of the ``sync_and_transform`` schedule over the whole graph
   (default ``0 6 * * *``, stopped until turned on)
 - ``DAGSTER_AIRBYTE_DEMO_EXECUTOR``: ``multiprocess`` (default, a process per step) or
@@ -41,6 +43,7 @@ import logging
 import os
 import shutil
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,10 @@ from dagster_airbyte_assets._state import is_reconstruction
 from dagster_airbyte_assets.assets import load_airbyte_workspace_snapshot
 from dagster_airbyte_assets.checks import build_airbyte_schema_drift_checks
 from dagster_airbyte_assets.errors import AirbyteConfigurationError
+from dagster_airbyte_assets.freshness import (
+    build_airbyte_freshness_checks,
+    build_airbyte_freshness_sensor,
+)
 from dagster_airbyte_assets.schedules import build_airbyte_schedules
 from dagster_airbyte_assets.sensor import build_airbyte_sync_sensor
 
@@ -108,6 +115,16 @@ airbyte_schedules = build_airbyte_schedules(
 )
 airbyte_sync_sensor = build_airbyte_sync_sensor(workspace=airbyte, assets=airbyte_assets)
 airbyte_drift_checks = build_airbyte_schema_drift_checks(assets=airbyte_assets)
+# Late data, by each connection's own Airbyte schedule (syncs the sensor reports count too).
+airbyte_freshness_checks = build_airbyte_freshness_checks(
+    workspace=airbyte,
+    assets=airbyte_assets,
+    grace=timedelta(minutes=float(os.environ.get("AIRBYTE_FRESHNESS_GRACE_MINUTES", "30"))),
+    refresh="if_missing",
+)
+airbyte_freshness_sensors = (
+    [build_airbyte_freshness_sensor(airbyte_freshness_checks)] if airbyte_freshness_checks else []
+)
 
 
 # -- dbt downstream -----------------------------------------------------------------------------
@@ -278,9 +295,9 @@ def _executor() -> dg.ExecutorDefinition | None:
 defs = dg.Definitions(
     executor=_executor(),
     assets=[*airbyte_assets, *dbt_model_assets],
-    asset_checks=airbyte_drift_checks,
+    asset_checks=[*airbyte_drift_checks, *airbyte_freshness_checks],
     schedules=[*airbyte_schedules, sync_and_transform],
     jobs=[sync_and_transform_job],
-    sensors=[airbyte_sync_sensor],
+    sensors=[airbyte_sync_sensor, *airbyte_freshness_sensors],
     resources={"airbyte": airbyte, **dbt_resources},
 )

@@ -55,6 +55,10 @@ from dagster_airbyte_assets.errors import (
     AirbyteTimeoutError,
     SyncAlreadyRunningError,
 )
+from dagster_airbyte_assets.freshness import (
+    build_airbyte_freshness_checks,
+    build_airbyte_freshness_sensor,
+)
 from dagster_airbyte_assets.resource import AirbyteCloudWorkspace, AirbyteWorkspace
 from dagster_airbyte_assets.schedules import (
     airbyte_schedule_to_cron,
@@ -114,6 +118,8 @@ __all__ = [
     "airbyte_assets",
     "airbyte_schedule_to_cron",
     "build_airbyte_assets_definitions",
+    "build_airbyte_freshness_checks",
+    "build_airbyte_freshness_sensor",
     "build_airbyte_schedules",
     "build_airbyte_schema_drift_checks",
     "build_airbyte_sync_sensor",

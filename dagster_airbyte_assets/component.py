@@ -30,6 +30,8 @@ command to run, never an empty set of assets. Same keys and execution as the Pyt
         group_name: "airbyte_{{ props.stream.name }}"
       schema_drift_checks: true
       sync_sensor: true
+      freshness_checks:                 # from each connection's Airbyte schedule
+        grace_minutes: 30
       schedules:
         take_over_scheduling: true      # adds the job airbyte_take_over_schedules
       defs_state:
@@ -44,6 +46,7 @@ resource's fields). ``translation`` is Dagster's asset-attributes block; templat
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
@@ -69,6 +72,10 @@ from dagster_airbyte_assets.assets import assets_from_snapshot
 from dagster_airbyte_assets.checks import build_airbyte_schema_drift_checks
 from dagster_airbyte_assets.client import AirbyteConnection
 from dagster_airbyte_assets.errors import AirbyteConfigurationError
+from dagster_airbyte_assets.freshness import (
+    build_airbyte_freshness_sensor,
+    freshness_checks_from_snapshot,
+)
 from dagster_airbyte_assets.resource import AirbyteWorkspace
 from dagster_airbyte_assets.schedules import build_airbyte_take_over_job, schedules_from_snapshot
 from dagster_airbyte_assets.sensor import build_airbyte_sync_sensor
@@ -78,6 +85,7 @@ __all__ = [
     "AirbyteAssetsComponent",
     "AirbyteConnectionSelectorById",
     "AirbyteConnectionSelectorByName",
+    "AirbyteFreshnessArgs",
     "AirbyteSchedulesArgs",
     "AirbyteWorkspaceArgs",
 ]
@@ -152,6 +160,19 @@ class AirbyteSchedulesArgs(dg.Model):
     )
 
 
+class AirbyteFreshnessArgs(dg.Model):
+    """``build_airbyte_freshness_checks`` options, and Dagster's freshness sensor to run them."""
+
+    grace_minutes: float = pydantic.Field(
+        30, description="How long after its schedule a sync may land before the data is late."
+    )
+    max_age_minutes: dict[str, float] = pydantic.Field(
+        default_factory=dict,
+        description="Connection name or id -> the age (minutes) beyond which data is late; "
+        "replaces the schedule's, and gives manual connections a check.",
+    )
+
+
 class _ComponentTranslator(DagsterAirbyteTranslator):
     """The default translator, then the YAML ``translation`` block on top."""
 
@@ -201,6 +222,11 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
     )
     schedules: AirbyteSchedulesArgs | None = pydantic.Field(
         default=None, description="Add a schedule per scheduled connection."
+    )
+    freshness_checks: AirbyteFreshnessArgs | None = pydantic.Field(
+        default=None,
+        description="Add a freshness check per stream from its connection's Airbyte schedule, "
+        "and the sensor that evaluates them.",
     )
     defs_state: ResolvedDefsStateConfig = DefsStateConfigArgs.local_filesystem()
 
@@ -299,6 +325,20 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
                         cron_overrides=self.schedules.cron_overrides,
                     )
                 )
+        if self.freshness_checks is not None:
+            freshness = freshness_checks_from_snapshot(
+                snapshot,
+                handed_over=load_handed_over(self.workspace),
+                assets=assets,
+                grace=timedelta(minutes=self.freshness_checks.grace_minutes),
+                max_age_overrides={
+                    name: timedelta(minutes=minutes)
+                    for name, minutes in self.freshness_checks.max_age_minutes.items()
+                },
+            )
+            if freshness:
+                checks = [*checks, *freshness]
+                sensors.append(build_airbyte_freshness_sensor(freshness))
         resources: Mapping[str, Any] = {self.resource_key: self.workspace}
         return dg.Definitions(
             assets=assets,
