@@ -11,6 +11,7 @@ from dagster_airbyte_assets._version import __version__
 from dagster_airbyte_assets.assets import (
     airbyte_assets,
     build_airbyte_assets_definitions,
+    connection_selector_by_tag,
     load_airbyte_asset_specs,
     sync_and_materialize,
     sync_connections_and_materialize,
@@ -125,6 +126,7 @@ __all__ = [
     "build_airbyte_sync_sensor",
     "build_airbyte_take_over_job",
     "compare_column_schemas",
+    "connection_selector_by_tag",
     "hand_over_schedules_to_dagster",
     "load_airbyte_asset_specs",
     "quartz_to_cron",

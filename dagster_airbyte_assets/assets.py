@@ -48,6 +48,7 @@ __all__ = [
     "ConnectionSelector",
     "airbyte_assets",
     "build_airbyte_assets_definitions",
+    "connection_selector_by_tag",
     "load_airbyte_asset_specs",
     "load_airbyte_workspace_snapshot",
     "sync_and_materialize",
@@ -59,6 +60,28 @@ logger = logging.getLogger("dagster_airbyte_assets")
 DEFAULT_RESOURCE_KEY = "airbyte"
 
 ConnectionSelector = Callable[[AirbyteConnection], bool]
+
+
+def connection_selector_by_tag(*names: str, match_all: bool = False) -> ConnectionSelector:
+    """Select the connections carrying any (``match_all``: every) of these Airbyte tag names.
+
+    Tags are Airbyte's connection tags (v1.6.0 and later), matched by exact name::
+
+        build_airbyte_assets_definitions(
+            workspace=airbyte, connection_selector=connection_selector_by_tag("finance")
+        )
+    """
+    wanted = set(names)
+    if not wanted or not all(isinstance(n, str) and n for n in wanted):
+        raise AirbyteConfigurationError(
+            f"connection_selector_by_tag needs one or more tag names, not {names!r}."
+        )
+
+    def select(connection: AirbyteConnection) -> bool:
+        tags = set(connection.tags)
+        return wanted <= tags if match_all else bool(wanted & tags)
+
+    return select
 
 
 def load_airbyte_workspace_snapshot(

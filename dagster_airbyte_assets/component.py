@@ -68,7 +68,7 @@ from dagster_airbyte_assets._state import (
     snapshot_json,
     workspace_digest,
 )
-from dagster_airbyte_assets.assets import assets_from_snapshot
+from dagster_airbyte_assets.assets import assets_from_snapshot, connection_selector_by_tag
 from dagster_airbyte_assets.checks import build_airbyte_schema_drift_checks
 from dagster_airbyte_assets.client import AirbyteConnection
 from dagster_airbyte_assets.errors import AirbyteConfigurationError
@@ -85,6 +85,7 @@ __all__ = [
     "AirbyteAssetsComponent",
     "AirbyteConnectionSelectorById",
     "AirbyteConnectionSelectorByName",
+    "AirbyteConnectionSelectorByTag",
     "AirbyteFreshnessArgs",
     "AirbyteSchedulesArgs",
     "AirbyteWorkspaceArgs",
@@ -130,10 +131,20 @@ class AirbyteConnectionSelectorById(dg.Model):
     by_id: Sequence[str] = pydantic.Field(description="Connection ids to include.")
 
 
+class AirbyteConnectionSelectorByTag(dg.Model):
+    by_tag: Sequence[str] = pydantic.Field(
+        description="Airbyte connection tag names: connections with any of them (Airbyte 1.6+)."
+    )
+
+
 def _resolve_selector(
     context: dg.ResolutionContext,
-    model: AirbyteConnectionSelectorByName | AirbyteConnectionSelectorById,
+    model: AirbyteConnectionSelectorByName
+    | AirbyteConnectionSelectorById
+    | AirbyteConnectionSelectorByTag,
 ) -> Callable[[AirbyteConnection], bool]:
+    if isinstance(model, AirbyteConnectionSelectorByTag):
+        return connection_selector_by_tag(*context.resolve_value(list(model.by_tag)))
     if isinstance(model, AirbyteConnectionSelectorByName):
         names = set(context.resolve_value(list(model.by_name)))
         return lambda connection: connection.name in names
@@ -198,8 +209,11 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
         Callable[[AirbyteConnection], bool] | None,
         dg.Resolver(
             _resolve_selector,
-            model_field_type=AirbyteConnectionSelectorByName | AirbyteConnectionSelectorById,
-            description="Which connections become assets (by name or by id); all by default.",
+            model_field_type=AirbyteConnectionSelectorByName
+            | AirbyteConnectionSelectorById
+            | AirbyteConnectionSelectorByTag,
+            description="Which connections become assets (by name, id or Airbyte tag); all by "
+            "default.",
         ),
     ] = None
     translation: (

@@ -40,6 +40,7 @@ from dagster_airbyte_assets.client._wire import (
     iso_utc,
     parse_datetime,
     reading,
+    tag_names,
 )
 from dagster_airbyte_assets.errors import (
     AirbyteConflictError,
@@ -189,6 +190,7 @@ def parse_config_connection(payload: Mapping[str, Any]) -> AirbyteConnection:
         schedule=parse_config_schedule(payload),
         streams=streams,
         has_json_schemas=True,
+        tags=tag_names(payload.get("tags")),
     )
 
 
