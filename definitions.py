@@ -58,6 +58,7 @@ from dagster_airbyte_assets.freshness import (
     build_airbyte_freshness_checks,
     build_airbyte_freshness_sensor,
 )
+from dagster_airbyte_assets.maintenance import build_airbyte_maintenance_jobs
 from dagster_airbyte_assets.schedules import build_airbyte_schedules
 from dagster_airbyte_assets.sensor import build_airbyte_sync_sensor
 
@@ -122,6 +123,8 @@ airbyte_freshness_checks = build_airbyte_freshness_checks(
     grace=timedelta(minutes=float(os.environ.get("AIRBYTE_FRESHNESS_GRACE_MINUTES", "30"))),
     refresh="if_missing",
 )
+# Refresh / clear / reset per connection, launched by hand (clear and reset ask for confirmation).
+airbyte_maintenance_jobs = build_airbyte_maintenance_jobs(assets=airbyte_assets)
 airbyte_freshness_sensors = (
     [build_airbyte_freshness_sensor(airbyte_freshness_checks)] if airbyte_freshness_checks else []
 )
@@ -297,7 +300,7 @@ defs = dg.Definitions(
     assets=[*airbyte_assets, *dbt_model_assets],
     asset_checks=[*airbyte_drift_checks, *airbyte_freshness_checks],
     schedules=[*airbyte_schedules, sync_and_transform],
-    jobs=[sync_and_transform_job],
+    jobs=[sync_and_transform_job, *airbyte_maintenance_jobs],
     sensors=[airbyte_sync_sensor, *airbyte_freshness_sensors],
     resources={"airbyte": airbyte, **dbt_resources},
 )

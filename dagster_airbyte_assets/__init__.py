@@ -60,6 +60,7 @@ from dagster_airbyte_assets.freshness import (
     build_airbyte_freshness_checks,
     build_airbyte_freshness_sensor,
 )
+from dagster_airbyte_assets.maintenance import build_airbyte_maintenance_jobs
 from dagster_airbyte_assets.resource import AirbyteCloudWorkspace, AirbyteWorkspace
 from dagster_airbyte_assets.schedules import (
     airbyte_schedule_to_cron,
@@ -121,6 +122,7 @@ __all__ = [
     "build_airbyte_assets_definitions",
     "build_airbyte_freshness_checks",
     "build_airbyte_freshness_sensor",
+    "build_airbyte_maintenance_jobs",
     "build_airbyte_schedules",
     "build_airbyte_schema_drift_checks",
     "build_airbyte_sync_sensor",

@@ -30,6 +30,7 @@ command to run, never an empty set of assets. Same keys and execution as the Pyt
         group_name: "airbyte_{{ props.stream.name }}"
       schema_drift_checks: true
       sync_sensor: true
+      maintenance_jobs: true            # refresh / clear / reset per connection
       freshness_checks:                 # from each connection's Airbyte schedule
         grace_minutes: 30
       schedules:
@@ -76,6 +77,7 @@ from dagster_airbyte_assets.freshness import (
     build_airbyte_freshness_sensor,
     freshness_checks_from_snapshot,
 )
+from dagster_airbyte_assets.maintenance import build_airbyte_maintenance_jobs
 from dagster_airbyte_assets.resource import AirbyteWorkspace
 from dagster_airbyte_assets.schedules import build_airbyte_take_over_job, schedules_from_snapshot
 from dagster_airbyte_assets.sensor import build_airbyte_sync_sensor
@@ -237,6 +239,11 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
     schedules: AirbyteSchedulesArgs | None = pydantic.Field(
         default=None, description="Add a schedule per scheduled connection."
     )
+    maintenance_jobs: bool = pydantic.Field(
+        default=False,
+        description="Add refresh, clear and reset jobs per connection (clear and reset ask for "
+        "confirm_delete_data: true in the run config).",
+    )
     freshness_checks: AirbyteFreshnessArgs | None = pydantic.Field(
         default=None,
         description="Add a freshness check per stream from its connection's Airbyte schedule, "
@@ -353,6 +360,10 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
             if freshness:
                 checks = [*checks, *freshness]
                 sensors.append(build_airbyte_freshness_sensor(freshness))
+        if self.maintenance_jobs:
+            jobs.extend(
+                build_airbyte_maintenance_jobs(assets=assets, resource_key=self.resource_key)
+            )
         resources: Mapping[str, Any] = {self.resource_key: self.workspace}
         return dg.Definitions(
             assets=assets,

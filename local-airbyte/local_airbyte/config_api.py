@@ -457,7 +457,9 @@ def _connections_refresh(service: Service, body: dict[str, Any]) -> dict[str, An
         for s in (body.get("streams") or [])
         if isinstance(s, dict) and s.get("streamName") is not None
     ] or None
-    job = service.engine.start(body["connectionId"], "refresh", streams=streams)
+    job = service.engine.start(
+        body["connectionId"], "refresh", streams=streams, refresh_mode=body.get("refreshMode")
+    )
     if not _profile(service).refresh_returns_job:
         return {"value": True}
     return {"job": job_info_light_read(service.job(job["id"]), _profile(service))["job"]}
