@@ -18,6 +18,8 @@ By default they point at the local Airbyte that ``make demo`` / ``make ui`` / ``
   connections Airbyte does not schedule (or to replace Airbyte's schedule)
 - ``AIRBYTE_FRESHNESS_GRACE_MINUTES``: how long after its Airbyte schedule a sync may land before
   the freshness checks call the data late (default 30)
+- ``AIRBYTE_FRESHNESS_MAX_AGE``: JSON object, connection name or id -> minutes: the age beyond
+  which its data is late, instead of its schedule's (the only way for a manual connection)
 - ``DAGSTER_FULL_REFRESH_CRON``: cron of the ``sync_and_transform`` schedule over the whole graph
   (default ``0 6 * * *``, stopped until turned on)
 - ``DAGSTER_AIRBYTE_DEMO_EXECUTOR``: ``multiprocess`` (default, a process per step) or
@@ -89,6 +91,25 @@ def _cron_overrides() -> dict[str, str]:
     return {str(k): v for k, v in value.items()}
 
 
+def _freshness_max_ages() -> dict[str, timedelta]:
+    """``AIRBYTE_FRESHNESS_MAX_AGE``: connection name or id -> minutes (manual ones need it)."""
+    raw = os.environ.get("AIRBYTE_FRESHNESS_MAX_AGE", "").strip()
+    try:
+        value = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as exc:
+        raise AirbyteConfigurationError(
+            f"AIRBYTE_FRESHNESS_MAX_AGE is not JSON ({exc.msg}); expected "
+            '{"<connection name or id>": <minutes>}.'
+        ) from None
+    if not isinstance(value, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+    ):
+        raise AirbyteConfigurationError(
+            'AIRBYTE_FRESHNESS_MAX_AGE must be a JSON object: {"<connection name or id>": <minutes>}.'
+        )
+    return {str(k): timedelta(minutes=v) for k, v in value.items()}
+
+
 airbyte = AirbyteWorkspace(
     url=os.environ.get("AIRBYTE_URL", "http://127.0.0.1:8000"),
     api=os.environ.get("AIRBYTE_API") or None,
@@ -121,6 +142,7 @@ airbyte_freshness_checks = build_airbyte_freshness_checks(
     workspace=airbyte,
     assets=airbyte_assets,
     grace=timedelta(minutes=float(os.environ.get("AIRBYTE_FRESHNESS_GRACE_MINUTES", "30"))),
+    max_age_overrides=_freshness_max_ages(),
     refresh="if_missing",
 )
 # Refresh / clear / reset per connection, launched by hand (clear and reset ask for confirmation).
@@ -131,6 +153,10 @@ airbyte_freshness_sensors = (
 
 
 # -- dbt downstream -----------------------------------------------------------------------------
+
+# Dagster's eager condition: requested when any upstream (an Airbyte stream, or a model built in
+# the same tick) has a new materialization, never while one is still in progress or missing.
+DBT_AUTOMATION_CONDITION = dg.AutomationCondition.eager()
 
 
 def _followed_duckdb_path() -> str | None:
@@ -253,7 +279,14 @@ def _dbt_parts() -> tuple[Any, list[dg.AssetsDefinition], dict[str, Any]]:
         )
 
     # One group for the models (dbt's default is "default"); keys and deps stay dagster-dbt's.
-    grouped = dbt_models.map_asset_specs(lambda spec: spec.replace_attributes(group_name="dbt"))
+    # Automation that follows Airbyte: a model builds once the streams it reads are updated,
+    # whoever synced them. Syncs Airbyte's own scheduler runs reach Dagster through the sync
+    # sensor as materializations, so Airbyte keeps scheduling and the models still follow.
+    grouped = dbt_models.map_asset_specs(
+        lambda spec: spec.replace_attributes(
+            group_name="dbt", automation_condition=DBT_AUTOMATION_CONDITION
+        )
+    )
     return project, [grouped], {"dbt": DbtCliResource(project_dir=project)}
 
 
@@ -275,6 +308,21 @@ sync_and_transform = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Syncs every Airbyte connection, then builds the dbt models on top.",
 )
+
+
+def _automation_sensors() -> list[dg.AutomationConditionSensorDefinition]:
+    """The sensor that evaluates the models' automation condition (running by default)."""
+    if not dbt_model_assets:
+        return []
+    return [
+        dg.AutomationConditionSensorDefinition(
+            "dbt_follows_airbyte",
+            target=dg.AssetSelection.assets(*dbt_model_assets),
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            minimum_interval_seconds=30,
+            description="Builds the dbt models whose Airbyte streams were synced, by anyone.",
+        )
+    ]
 
 
 def _executor() -> dg.ExecutorDefinition | None:
@@ -301,6 +349,6 @@ defs = dg.Definitions(
     asset_checks=[*airbyte_drift_checks, *airbyte_freshness_checks],
     schedules=[*airbyte_schedules, sync_and_transform],
     jobs=[sync_and_transform_job, *airbyte_maintenance_jobs],
-    sensors=[airbyte_sync_sensor, *airbyte_freshness_sensors],
+    sensors=[airbyte_sync_sensor, *airbyte_freshness_sensors, *_automation_sensors()],
     resources={"airbyte": airbyte, **dbt_resources},
 )
