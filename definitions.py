@@ -18,6 +18,7 @@ By default they point at the local Airbyte that ``make demo`` / ``make ui`` / ``
   connections Airbyte does not schedule (or to replace Airbyte's schedule)
 - ``AIRBYTE_FRESHNESS_GRACE_MINUTES``: how long after its Airbyte schedule a sync may land before
   the freshness checks call the data late (default 30)
+- ``AIRBYTE_POOL``: the Dagster concurrency pool of the sync steps (default ``airbyte``; empty: none)
 - ``AIRBYTE_FRESHNESS_MAX_AGE``: JSON object, connection name or id -> minutes: the age beyond
   which its data is late, instead of its schedule's (the only way for a manual connection)
 - ``DAGSTER_FULL_REFRESH_CRON``: cron of the ``sync_and_transform`` schedule over the whole graph
@@ -126,6 +127,9 @@ logger.info("Loading the Airbyte workspace")
 airbyte_assets = build_airbyte_assets_definitions(
     workspace=airbyte,
     refresh=os.environ.get("AIRBYTE_STATE_REFRESH", "always"),  # type: ignore[arg-type]
+    # Every sync step takes a slot of this Dagster pool: cap concurrent syncs against this
+    # Airbyte with `dagster instance concurrency set airbyte <n>` (no limit until set).
+    pool=os.environ.get("AIRBYTE_POOL", "airbyte") or None,
 )
 # The loader above just saved the snapshot: the builders below read it, no second fetch.
 airbyte_schedules = build_airbyte_schedules(

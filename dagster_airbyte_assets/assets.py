@@ -202,6 +202,7 @@ def build_airbyte_assets_definitions(
     resource_key: str = DEFAULT_RESOURCE_KEY,
     one_step: bool = False,
     max_concurrent_syncs: int = 32,
+    pool: str | None = None,
 ) -> list[dg.AssetsDefinition]:
     """One asset per selected stream of every connection.
 
@@ -210,6 +211,10 @@ def build_airbyte_assets_definitions(
     ``multi_asset`` whose single step syncs the selected connections concurrently (at most
     ``max_concurrent_syncs`` at once) and yields each connection's results as it finishes: many
     syncs then cost one process, not one each.
+
+    ``pool``: the Dagster concurrency pool of every sync step, so a deployment caps how many
+    syncs run against this Airbyte at once (``dagster instance concurrency set <pool> 4``, or
+    ``concurrency: pools:`` in ``dagster.yaml``); ``None`` leaves the steps unpooled.
 
     Materializing runs the syncs through the ``AirbyteWorkspace`` resource bound to
     ``resource_key`` (``"airbyte"`` by default)::
@@ -228,6 +233,7 @@ def build_airbyte_assets_definitions(
         resource_key=resource_key,
         one_step=one_step,
         max_concurrent_syncs=max_concurrent_syncs,
+        pool=pool,
     )
 
 
@@ -239,6 +245,7 @@ def assets_from_snapshot(
     resource_key: str = DEFAULT_RESOURCE_KEY,
     one_step: bool = False,
     max_concurrent_syncs: int = 32,
+    pool: str | None = None,
 ) -> list[dg.AssetsDefinition]:
     """``build_airbyte_assets_definitions`` from a snapshot already at hand (the component)."""
     specs_by_connection = _specs_for_connections(
@@ -248,23 +255,24 @@ def assets_from_snapshot(
         if not specs_by_connection:
             return []
         all_specs = [spec for specs in specs_by_connection.values() for spec in specs]
-        return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs)]
+        return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs, pool)]
     connections = {c.connection_id: c for c in snapshot.connections}
     taken: set[str] = set()
     return [
-        _connection_assets(_op_name(connections[cid], taken), specs, resource_key)
+        _connection_assets(_op_name(connections[cid], taken), specs, resource_key, pool)
         for cid, specs in specs_by_connection.items()
     ]
 
 
 def _connection_assets(
-    name: str, specs: Sequence[dg.AssetSpec], resource_key: str
+    name: str, specs: Sequence[dg.AssetSpec], resource_key: str, pool: str | None
 ) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=name,
         specs=list(specs),
         can_subset=True,
         required_resource_keys={resource_key},
+        pool=pool,
     )
     # No `from __future__ import annotations` in this module: Dagster inspects this hint at
     # definition time and does not resolve string annotations.
@@ -275,13 +283,16 @@ def _connection_assets(
 
 
 def _workspace_assets(
-    specs: Sequence[dg.AssetSpec], resource_key: str, max_concurrent_syncs: int
+    specs: Sequence[dg.AssetSpec], resource_key: str, max_concurrent_syncs: int, pool: str | None
 ) -> dg.AssetsDefinition:
+    # One step syncs many connections: a pool slot caps steps, not the syncs inside this one
+    # (``max_concurrent_syncs`` does).
     @dg.multi_asset(
         name="airbyte_sync_connections",
         specs=list(specs),
         can_subset=True,
         required_resource_keys={resource_key},
+        pool=pool,
     )
     def _sync_connections(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         yield from sync_connections_and_materialize(
@@ -300,6 +311,7 @@ def airbyte_assets(
     translator: DagsterAirbyteTranslator | None = None,
     state_path: str | os.PathLike[str] | None = None,
     refresh: RefreshPolicy = "if_missing",
+    pool: str | None = None,
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     """Decorate a custom body for one connection's stream assets.
 
@@ -329,4 +341,5 @@ def airbyte_assets(
         name=name or _op_name(connection, set()),
         specs=specs,
         can_subset=True,
+        pool=pool,
     )

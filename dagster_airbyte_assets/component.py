@@ -239,6 +239,11 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
     schedules: AirbyteSchedulesArgs | None = pydantic.Field(
         default=None, description="Add a schedule per scheduled connection."
     )
+    pool: str | None = pydantic.Field(
+        default=None,
+        description="Dagster concurrency pool of the sync steps, to cap concurrent syncs "
+        "against this Airbyte (set the pool's limit on the instance).",
+    )
     maintenance_jobs: bool = pydantic.Field(
         default=False,
         description="Add refresh, clear and reset jobs per connection (clear and reset ask for "
@@ -315,6 +320,7 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
             translator=_ComponentTranslator(self.translation),
             connection_selector=self.connection_selector,
             resource_key=self.resource_key,
+            pool=self.pool,
         )
         checks: list[dg.AssetChecksDefinition] = []
         if self.schema_drift_checks:

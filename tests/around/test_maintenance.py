@@ -152,7 +152,7 @@ def test_before_0_58_a_clear_is_a_reset_and_refresh_is_refused(
         client.start_refresh(server.sample_connection_id, "Merge")
 
 
-def test_component_adds_the_jobs(
+def test_component_adds_the_jobs_and_the_pool(
     local_airbyte: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from around_helpers import dg_project, refresh_component_state
@@ -166,6 +166,7 @@ def test_component_adds_the_jobs(
           workspace:
             url: "{{ env.TEST_AIRBYTE_URL }}"
           maintenance_jobs: true
+          pool: airbyte_local
         """,
     )
     monkeypatch.syspath_prepend(str(root / "src"))
@@ -173,6 +174,7 @@ def test_component_adds_the_jobs(
     refresh_component_state(root)
     defs = dg.load_from_defs_folder(path_within_project=root)
     names = {job.name for job in defs.jobs or []}  # type: ignore[union-attr]
+    assert {a.op.pool for a in defs.assets or []} == {"airbyte_local"}  # type: ignore[union-attr]
     assert {n.split("_")[1] for n in names if n.startswith("airbyte_")} >= {
         "refresh",
         "clear",
