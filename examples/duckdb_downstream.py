@@ -55,9 +55,9 @@ class ArrowTypeHandler(DbTypeHandler[pa.Table]):
     def load_input(
         self, context: dg.InputContext, table_slice: TableSlice, connection: object
     ) -> pa.Table:
-        result = connection.execute(DuckDbClient.get_select_statement(table_slice))  # type: ignore[attr-defined]
-        # DuckDB 1.4 renamed fetch_arrow_table() to to_arrow_table(); 2.0 dropped the old name.
-        fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+        relation = connection.sql(DuckDbClient.get_select_statement(table_slice))  # type: ignore[attr-defined]
+        # DuckDB 1.4 named it to_arrow_table(); before, arrow() gave the table.
+        fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
         return fetch()
 
     @property
