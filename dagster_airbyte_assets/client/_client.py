@@ -574,25 +574,45 @@ class AirbyteClient:
         ``JobMapper.kt`` ~111, REAL-BEHAVIOUR §1.7).
         """
         check_uuid(connection_id, "connection id")
-        use_config = self._config is not None and self._config_reach.usable()
-        dialect: AirbyteDialect = self._config if use_config and self._config else self.dialect
-        try:
-            return dialect.start_job(connection_id, "clear"), "clear"
-        except AirbyteNotFoundError as exc:
-            if "Could not find configuration" in (exc.message or "") or exc.problem:
-                raise connection_not_found(connection_id, exc) from exc
-            logger.info("No connections/clear on this Airbyte (before v0.58): sending a reset.")
-        except AirbyteBadRequestError:
-            logger.info("This Airbyte's Public API has no clear job type (before v0.63): reset.")
-        return dialect.start_job(connection_id, "reset"), "reset"
+        job = self._start_where_known(connection_id, "clear")
+        if job is not None:
+            return job, "clear"
+        logger.info("This Airbyte has no clear: sending a reset, which clears the same way.")
+        return self.start_reset(connection_id), "reset"
 
     def start_reset(self, connection_id: str) -> AirbyteJob:
         """Start Airbyte's reset (deletes the connection's data; every version has it)."""
         check_uuid(connection_id, "connection id")
-        try:
-            return self.dialect.start_job(connection_id, "reset")
-        except AirbyteNotFoundError as exc:
-            raise connection_not_found(connection_id, exc) from exc
+        job = self._start_where_known(connection_id, "reset")
+        if job is None:
+            raise AirbyteConfigurationError(
+                f"Neither of Airbyte's APIs at {self.describe()} answers a reset of connection "
+                f"{connection_id}: check the URL."
+            )
+        return job
+
+    def _start_where_known(self, connection_id: str, job_type: str) -> AirbyteJob | None:
+        """The job from the first API that has the route (Config first: every version has it);
+        ``None`` when none does. A route miss or an unknown job type created nothing, so
+        trying the next API never starts a second job."""
+        dialects: list[AirbyteDialect] = []
+        if self._config is not None and self._config_reach.usable():
+            dialects.append(self._config)
+        if self._public is not None:
+            dialects.append(self._public)
+        for dialect in dialects:
+            try:
+                return dialect.start_job(connection_id, job_type)
+            except AirbyteNotFoundError as exc:
+                missing = exc.problem == "resource-not-found"
+                if missing or "Could not find configuration" in (exc.message or ""):
+                    raise connection_not_found(connection_id, exc) from exc
+                logger.info("No %s at %s (route miss).", job_type, dialect.base_url)
+            except AirbyteNotAirbyteError:
+                logger.info("No %s at %s: the route is not Airbyte's.", job_type, dialect.base_url)
+            except AirbyteBadRequestError:
+                logger.info("No %s job type at %s.", job_type, dialect.base_url)
+        return None
 
     def _newest_on(self, dialect: AirbyteDialect, connection_id: str, job_type: str) -> int | None:
         try:

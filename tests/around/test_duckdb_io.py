@@ -67,8 +67,10 @@ def test_downstream_asset_reads_the_synced_tables_by_key(
     }
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         # One run: the sync, then the Python asset on what it wrote.
+        synced_before = _sync_jobs(local_airbyte)
         result = dg.materialize([*assets, downstream], resources=resources, instance=instance)
         assert result.success
+        assert _sync_jobs(local_airbyte) == synced_before + 1
         metadata = result.asset_materializations_for_node("customer_revenue")[0].metadata
 
         with duckdb.connect(path, read_only=True) as con:

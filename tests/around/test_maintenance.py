@@ -133,7 +133,9 @@ def test_refresh_says_when_the_config_api_is_out_of_reach(
     only_public = AirbyteWorkspace(url=server.public_api_url)
     with pytest.raises(AirbyteConfigurationError, match="Public API"):
         only_public.get_client().start_refresh(server.sample_connection_id, "Merge")
-    # A reset still works through the Public API.
+    # Clear and reset still work through the Public API.
+    _, sent = workspace.get_client().start_clear(server.sample_connection_id)
+    assert sent == "clear"
     assets = build_assets(workspace, tmp_path)
     reset = _job(build_airbyte_maintenance_jobs(assets=assets), "airbyte_reset_")
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
