@@ -70,7 +70,7 @@ __all__ = [
     "MIN_POLL_DELAY",
     "AirbyteSyncFailure",
     "PollPlan",
-    "SyncInterrupted",
+    "_SyncInterrupted",
     "materialize_results",
     "spec_connection_id",
     "stream_sync_modes",
@@ -95,7 +95,7 @@ class Log(Protocol):
     def warning(self, msg: str, /) -> Any: ...
 
 
-class SyncInterrupted(Exception):
+class _SyncInterrupted(Exception):
     """Raised by a waiter's ``sleep`` to stop waiting (and cancel the job) from outside."""
 
 
@@ -118,8 +118,8 @@ class AirbyteSyncFailure(dg.Failure):
 
 def _is_termination(exc: BaseException) -> bool:
     # KeyboardInterrupt, SystemExit, GeneratorExit and Dagster's DagsterExecutionInterruptedError
-    # are BaseExceptions; SyncInterrupted is how a thread is told to stop.
-    return isinstance(exc, SyncInterrupted) or not isinstance(exc, Exception)
+    # are BaseExceptions; _SyncInterrupted is how a thread is told to stop.
+    return isinstance(exc, _SyncInterrupted) or not isinstance(exc, Exception)
 
 
 def _check_settings(
@@ -764,7 +764,7 @@ def sync_connections_and_materialize(
 
     def interruptible_sleep(seconds: float) -> None:
         if stop.wait(seconds):
-            raise SyncInterrupted("the Dagster step stopped")
+            raise _SyncInterrupted("the Dagster step stopped")
 
     def run(cid: str) -> None:
         try:

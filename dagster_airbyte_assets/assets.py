@@ -276,7 +276,7 @@ def _connection_assets(
     )
     # No `from __future__ import annotations` in this module: Dagster inspects this hint at
     # definition time and does not resolve string annotations.
-    def _sync_connection(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+    def _sync_connection(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any]]:
         yield from sync_and_materialize(context, getattr(context.resources, resource_key))
 
     return _sync_connection
@@ -294,7 +294,7 @@ def _workspace_assets(
         required_resource_keys={resource_key},
         pool=pool,
     )
-    def _sync_connections(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+    def _sync_connections(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any]]:
         yield from sync_connections_and_materialize(
             context, getattr(context.resources, resource_key), max_concurrent_syncs
         )

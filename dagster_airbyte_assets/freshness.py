@@ -29,7 +29,7 @@ import logging
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import dagster as dg
 from dagster._core.definitions.asset_checks.asset_check_factories.utils import (
@@ -128,9 +128,6 @@ def _cron_freshness_check(
         GRACE_PARAM_KEY: grace.total_seconds(),
     }
 
-    @freshness_multi_asset_check(
-        params_metadata=dg.JsonMetadataValue(params), asset_keys=list(keys), blocking=False
-    )
     def _check(context: dg.AssetCheckExecutionContext) -> Iterable[dg.AssetCheckResult]:
         now = datetime.datetime.fromtimestamp(get_current_timestamp(), tz=get_timezone(timezone))
         tick = get_latest_completed_cron_tick(cron, now - grace, timezone)
@@ -169,7 +166,12 @@ def _cron_freshness_check(
                 ),
             )
 
-    return _check
+    # Dagster's own decorator for its freshness checks (untyped): the check name, spec metadata
+    # and subsetting its freshness sensor expects.
+    decorate = freshness_multi_asset_check(
+        params_metadata=dg.JsonMetadataValue(params), asset_keys=list(keys), blocking=False
+    )
+    return cast(dg.AssetChecksDefinition, decorate(_check))
 
 
 def _check_override_names(

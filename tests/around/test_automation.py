@@ -22,7 +22,14 @@ from around_helpers import config_post, evaluate_sensor, local_post, wait_for_jo
 from dagster_airbyte_assets.client import AirbyteSchedule
 from dagster_airbyte_assets.resource import AirbyteWorkspace
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # Dagster's own evaluate_automation_conditions selects with AssetSelection.all(include_sources=True).
+    pytest.mark.filterwarnings(
+        "ignore:Parameter `include_sources` of function `AssetSelection.all` is currently in "
+        "beta:dagster_shared.utils.warnings.BetaWarning"
+    ),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = {"stg_customers", "stg_products", "stg_orders", "customer_orders", "daily_revenue"}
