@@ -15,10 +15,16 @@ from dagster_airbyte_assets.assets import (
     build_airbyte_assets_definitions,
     connection_selector_by_tag,
     load_airbyte_asset_specs,
+    load_airbyte_cloud_asset_specs,
     sync_and_materialize,
 )
 from dagster_airbyte_assets.checks import build_airbyte_schema_drift_checks
 from dagster_airbyte_assets.client import AirbyteClient
+from dagster_airbyte_assets.compat import (
+    AirbyteConnectionTableProps,
+    AirbyteJobStatusType,
+    LegacyKeysTranslator,
+)
 from dagster_airbyte_assets.component import AirbyteAssetsComponent
 from dagster_airbyte_assets.errors import AirbyteError
 from dagster_airbyte_assets.freshness import (
@@ -39,11 +45,14 @@ __all__ = [
     "AirbyteAssetsComponent",
     "AirbyteClient",
     "AirbyteCloudWorkspace",
+    "AirbyteConnectionTableProps",
     "AirbyteError",
+    "AirbyteJobStatusType",
     "AirbyteStreamProps",
     "AirbyteSyncFailure",
     "AirbyteWorkspace",
     "DagsterAirbyteTranslator",
+    "LegacyKeysTranslator",
     "MetadataKeys",
     "__version__",
     "airbyte_assets",
@@ -57,6 +66,7 @@ __all__ = [
     "build_airbyte_take_over_job",
     "connection_selector_by_tag",
     "load_airbyte_asset_specs",
+    "load_airbyte_cloud_asset_specs",
     "sync_and_materialize",
     "sync_and_wait",
 ]

@@ -24,7 +24,6 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
-from dagster_airbyte_assets._names import definition_name
 from dagster_airbyte_assets._state import (
     REFRESH_ENV,
     AirbyteWorkspaceSnapshot,
@@ -33,6 +32,7 @@ from dagster_airbyte_assets._state import (
 )
 from dagster_airbyte_assets._sync import sync_and_materialize, sync_connections_and_materialize
 from dagster_airbyte_assets.client import AirbyteConnection
+from dagster_airbyte_assets.compat import either
 from dagster_airbyte_assets.errors import AirbyteConfigurationError
 from dagster_airbyte_assets.translator import (
     AirbyteStreamProps,
@@ -50,6 +50,7 @@ __all__ = [
     "build_airbyte_assets_definitions",
     "connection_selector_by_tag",
     "load_airbyte_asset_specs",
+    "load_airbyte_cloud_asset_specs",
     "load_airbyte_workspace_snapshot",
     "sync_and_materialize",
     "sync_connections_and_materialize",
@@ -175,8 +176,20 @@ def load_airbyte_asset_specs(
     connection_selector: ConnectionSelector | None = None,
     state_path: str | os.PathLike[str] | None = None,
     refresh: RefreshPolicy = "if_missing",
+    dagster_airbyte_translator: DagsterAirbyteTranslator | None = None,
+    connection_selector_fn: ConnectionSelector | None = None,
 ) -> list[dg.AssetSpec]:
-    """The ``AssetSpec`` of every selected stream, without execution (for external assets)."""
+    """The ``AssetSpec`` of every selected stream, without execution (for external assets).
+
+    ``dagster_airbyte_translator`` and ``connection_selector_fn`` are dagster-airbyte's names
+    for ``translator`` and ``connection_selector``.
+    """
+    translator = either(
+        "translator", translator, "dagster_airbyte_translator", dagster_airbyte_translator
+    )
+    connection_selector = either(
+        "connection_selector", connection_selector, "connection_selector_fn", connection_selector_fn
+    )
     snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
     specs = _specs_for_connections(
         snapshot, translator or DagsterAirbyteTranslator(), connection_selector
@@ -184,8 +197,25 @@ def load_airbyte_asset_specs(
     return [spec for connection_specs in specs.values() for spec in connection_specs]
 
 
-def _op_name(connection: AirbyteConnection, taken: set[str]) -> str:
-    name = f"airbyte_sync_{definition_name(connection.name)}"
+def load_airbyte_cloud_asset_specs(
+    workspace: "AirbyteWorkspace",
+    dagster_airbyte_translator: DagsterAirbyteTranslator | None = None,
+    connection_selector_fn: ConnectionSelector | None = None,
+    **kwargs: Any,
+) -> list[dg.AssetSpec]:
+    """dagster-airbyte's name for ``load_airbyte_asset_specs`` on Airbyte Cloud (the same)."""
+    return load_airbyte_asset_specs(
+        workspace,
+        dagster_airbyte_translator=dagster_airbyte_translator,
+        connection_selector_fn=connection_selector_fn,
+        **kwargs,
+    )
+
+
+def _op_name(
+    connection: AirbyteConnection, taken: set[str], translator: DagsterAirbyteTranslator
+) -> str:
+    name = translator.get_op_name(connection)
     if name in taken:
         name = f"{name}_{sanitize_name(connection.connection_id[:8])}"
     taken.add(name)
@@ -203,6 +233,8 @@ def build_airbyte_assets_definitions(
     one_step: bool = False,
     max_concurrent_syncs: int = 32,
     pool: str | None = None,
+    dagster_airbyte_translator: DagsterAirbyteTranslator | None = None,
+    connection_selector_fn: ConnectionSelector | None = None,
 ) -> list[dg.AssetsDefinition]:
     """One asset per selected stream of every connection.
 
@@ -224,7 +256,16 @@ def build_airbyte_assets_definitions(
             assets=build_airbyte_assets_definitions(workspace=airbyte),
             resources={"airbyte": airbyte},
         )
+
+    ``dagster_airbyte_translator`` and ``connection_selector_fn`` are dagster-airbyte's names
+    for ``translator`` and ``connection_selector``.
     """
+    translator = either(
+        "translator", translator, "dagster_airbyte_translator", dagster_airbyte_translator
+    )
+    connection_selector = either(
+        "connection_selector", connection_selector, "connection_selector_fn", connection_selector_fn
+    )
     snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
     return assets_from_snapshot(
         snapshot,
@@ -248,9 +289,8 @@ def assets_from_snapshot(
     pool: str | None = None,
 ) -> list[dg.AssetsDefinition]:
     """``build_airbyte_assets_definitions`` from a snapshot already at hand (the component)."""
-    specs_by_connection = _specs_for_connections(
-        snapshot, translator or DagsterAirbyteTranslator(), connection_selector
-    )
+    translator = translator or DagsterAirbyteTranslator()
+    specs_by_connection = _specs_for_connections(snapshot, translator, connection_selector)
     if one_step:
         if not specs_by_connection:
             return []
@@ -259,7 +299,7 @@ def assets_from_snapshot(
     connections = {c.connection_id: c for c in snapshot.connections}
     taken: set[str] = set()
     return [
-        _connection_assets(_op_name(connections[cid], taken), specs, resource_key, pool)
+        _connection_assets(_op_name(connections[cid], taken, translator), specs, resource_key, pool)
         for cid, specs in specs_by_connection.items()
     ]
 
@@ -312,6 +352,7 @@ def airbyte_assets(
     state_path: str | os.PathLike[str] | None = None,
     refresh: RefreshPolicy = "if_missing",
     pool: str | None = None,
+    dagster_airbyte_translator: DagsterAirbyteTranslator | None = None,
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     """Decorate a custom body for one connection's stream assets.
 
@@ -319,13 +360,17 @@ def airbyte_assets(
 
         @airbyte_assets(connection_id="...", workspace=airbyte)
         def my_connection(context: dg.AssetExecutionContext, airbyte: AirbyteWorkspace):
-            yield from airbyte.sync_and_poll(context)
+            yield from airbyte.sync_and_poll(context=context)
+
+    ``dagster_airbyte_translator`` is dagster-airbyte's name for ``translator``.
     """
+    translator = either(
+        "translator", translator, "dagster_airbyte_translator", dagster_airbyte_translator
+    )
+    translator = translator or DagsterAirbyteTranslator()
     snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
     specs_by_connection = _specs_for_connections(
-        snapshot,
-        translator or DagsterAirbyteTranslator(),
-        lambda connection: connection.connection_id == connection_id,
+        snapshot, translator, lambda connection: connection.connection_id == connection_id
     )
     if connection_id not in specs_by_connection:
         known = ", ".join(f"{c.name} ({c.connection_id})" for c in snapshot.connections) or "none"
@@ -336,10 +381,6 @@ def airbyte_assets(
     specs = specs_by_connection[connection_id]
     if group_name is not None:
         specs = [spec.replace_attributes(group_name=group_name) for spec in specs]
-    connection = next(c for c in snapshot.connections if c.connection_id == connection_id)
-    return dg.multi_asset(
-        name=name or _op_name(connection, set()),
-        specs=specs,
-        can_subset=True,
-        pool=pool,
-    )
+    # Without `name`, the op is named after the decorated function, as any Dagster decorator
+    # (and dagster-airbyte's) names it.
+    return dg.multi_asset(name=name, specs=specs, can_subset=True, pool=pool)

@@ -39,8 +39,10 @@ command to run, never an empty set of assets. Same keys and execution as the Pyt
         management_type: VERSIONED_STATE_STORAGE
 
 ``workspace`` takes every ``AirbyteWorkspace`` setting (the YAML model is generated from the
-resource's fields). ``translation`` is Dagster's asset-attributes block; templates see ``props``
-(an ``AirbyteStreamProps``: ``props.connection``, ``props.stream``, ``props.table_name``...) and
+resource's fields), dagster-airbyte's included: its component's YAML loads with only ``type:``
+changed (no URL at all means Airbyte Cloud, as there). ``translation`` is Dagster's
+asset-attributes block; templates see ``props`` (an ``AirbyteStreamProps``: ``props.connection``,
+``props.stream``, and dagster-airbyte's ``props.table_name``, ``props.connection_name``...) and
 ``spec`` (the default spec).
 """
 
@@ -49,7 +51,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, cast
 
 import dagster as dg
 import pydantic
@@ -78,7 +80,7 @@ from dagster_airbyte_assets.freshness import (
     freshness_checks_from_snapshot,
 )
 from dagster_airbyte_assets.maintenance import build_airbyte_maintenance_jobs
-from dagster_airbyte_assets.resource import AirbyteWorkspace
+from dagster_airbyte_assets.resource import AirbyteCloudWorkspace, AirbyteWorkspace
 from dagster_airbyte_assets.schedules import build_airbyte_take_over_job, schedules_from_snapshot
 from dagster_airbyte_assets.sensor import build_airbyte_sync_sensor
 from dagster_airbyte_assets.translator import AirbyteStreamProps, DagsterAirbyteTranslator
@@ -122,6 +124,9 @@ AirbyteWorkspaceArgs = _workspace_args_model()
 
 def _resolve_workspace(context: dg.ResolutionContext, model: dg.Model) -> Any:
     values = context.resolve_value(model.model_dump(exclude_none=True))
+    if not {"url", "rest_api_base_url", "configuration_api_base_url"} & values.keys():
+        # dagster-airbyte's YAML for Airbyte Cloud names no URL at all.
+        return AirbyteCloudWorkspace(**values)
     return AirbyteWorkspace(**values)
 
 
@@ -141,10 +146,18 @@ class AirbyteConnectionSelectorByTag(dg.Model):
 
 def _resolve_selector(
     context: dg.ResolutionContext,
-    model: AirbyteConnectionSelectorByName
+    model: str
+    | AirbyteConnectionSelectorByName
     | AirbyteConnectionSelectorById
     | AirbyteConnectionSelectorByTag,
 ) -> Callable[[AirbyteConnection], bool]:
+    if isinstance(model, str):  # a template giving a function, as dagster-airbyte allows
+        selector = context.resolve_value(model)
+        if not callable(selector):
+            raise AirbyteConfigurationError(
+                f"`connection_selector` must give a function of the connection, not {selector!r}"
+            )
+        return cast("Callable[[AirbyteConnection], bool]", selector)
     if isinstance(model, AirbyteConnectionSelectorByTag):
         return connection_selector_by_tag(*context.resolve_value(list(model.by_tag)))
     if isinstance(model, AirbyteConnectionSelectorByName):
@@ -187,14 +200,22 @@ class AirbyteFreshnessArgs(dg.Model):
 
 
 class _ComponentTranslator(DagsterAirbyteTranslator):
-    """The default translator, then the YAML ``translation`` block on top."""
+    """The component's base translator, then the YAML ``translation`` block on top."""
 
-    def __init__(self, translation: TranslationFn[AirbyteStreamProps] | None) -> None:
+    def __init__(
+        self,
+        translation: TranslationFn[AirbyteStreamProps] | None,
+        base: DagsterAirbyteTranslator | None = None,
+    ) -> None:
         self._translation = translation
+        self._base = base or DagsterAirbyteTranslator()
 
     def get_asset_spec(self, props: AirbyteStreamProps) -> dg.AssetSpec:
-        spec = super().get_asset_spec(props)
+        spec = self._base.get_asset_spec(props)
         return self._translation(spec, props) if self._translation else spec
+
+    def get_op_name(self, connection: AirbyteConnection) -> str:
+        return self._base.get_op_name(connection)
 
 
 class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
@@ -211,11 +232,12 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
         Callable[[AirbyteConnection], bool] | None,
         dg.Resolver(
             _resolve_selector,
-            model_field_type=AirbyteConnectionSelectorByName
+            model_field_type=str
+            | AirbyteConnectionSelectorByName
             | AirbyteConnectionSelectorById
             | AirbyteConnectionSelectorByTag,
-            description="Which connections become assets (by name, id or Airbyte tag); all by "
-            "default.",
+            description="Which connections become assets (by name, id or Airbyte tag, or a "
+            "template giving a function); all by default.",
         ),
     ] = None
     translation: (
@@ -277,7 +299,7 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
             self.workspace.get_client(),
             self.workspace.resolve_workspace_id(),
             max_concurrency=self.workspace.max_concurrent_requests,
-            api_url=self.workspace.url,
+            api_url=self.workspace.airbyte_url,
         )
         state_path.parent.mkdir(parents=True, exist_ok=True)
         state_path.write_text(snapshot_json(snapshot))
@@ -314,10 +336,14 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
 
     # -- definitions ------------------------------------------------------------------------------
 
+    def base_translator(self) -> DagsterAirbyteTranslator:
+        """The translator ``translation`` applies on top of; override to change the defaults."""
+        return DagsterAirbyteTranslator()
+
     def _defs_from_snapshot(self, snapshot: AirbyteWorkspaceSnapshot) -> dg.Definitions:
         assets = assets_from_snapshot(
             snapshot,
-            translator=_ComponentTranslator(self.translation),
+            translator=_ComponentTranslator(self.translation, self.base_translator()),
             connection_selector=self.connection_selector,
             resource_key=self.resource_key,
             pool=self.pool,

@@ -74,6 +74,11 @@ class MetadataKeys:
     ROW_COUNT = "dagster/row_count"
     TABLE_NAME = "dagster/table_name"
     COLUMN_SCHEMA = "dagster/column_schema"
+    # dagster-airbyte's entries (its ``AirbyteMetadataSet``), written too so that code reading
+    # them keeps working after a switch.
+    DAGSTER_AIRBYTE_CONNECTION_ID = "dagster-airbyte/connection_id"
+    DAGSTER_AIRBYTE_CONNECTION_NAME = "dagster-airbyte/connection_name"
+    DAGSTER_AIRBYTE_STREAM_PREFIX = "dagster-airbyte/stream_prefix"
 
 
 _DEFAULT_SCHEMAS = {"postgres": "public", "duckdb": "main", "redshift": "public"}
@@ -256,9 +261,49 @@ class AirbyteStreamProps:
         return self.destination.database if self.destination else None
 
     @property
-    def table_name(self) -> str:
+    def qualified_table_name(self) -> str:
         """``database.schema.table`` with whichever parts are known."""
         return ".".join(part for part in (self.database, self.namespace, self.table) if part)
+
+    # dagster-airbyte's ``AirbyteConnectionTableProps`` fields, with its values, so that a
+    # translator written for dagster-airbyte builds the same specs here (``compat.py``).
+
+    @property
+    def table_name(self) -> str:
+        """dagster-airbyte's table name: the connection prefix plus the stream name, as given."""
+        return f"{self.connection.prefix or ''}{self.stream.name}"
+
+    @property
+    def stream_prefix(self) -> str | None:
+        return self.connection.prefix or None
+
+    @property
+    def stream_name(self) -> str:
+        return self.stream.name
+
+    @property
+    def json_schema(self) -> Mapping[str, Any]:
+        return self.stream.json_schema or {}
+
+    @property
+    def connection_id(self) -> str:
+        return self.connection.connection_id
+
+    @property
+    def connection_name(self) -> str:
+        return self.connection.name
+
+    @property
+    def schema(self) -> str | None:
+        """The destination's configured schema (dagster-airbyte's ``schema``, not the namespace)."""
+        return self.destination.schema_name if self.destination else None
+
+    @property
+    def fully_qualified_table_name(self) -> str | None:
+        """dagster-airbyte's ``database.schema.stream_name`` (``None`` unless both are set)."""
+        if self.database and self.schema:
+            return f"{self.database}.{self.schema}.{self.stream.name}"
+        return None
 
 
 class DagsterAirbyteTranslator:
@@ -274,6 +319,10 @@ class DagsterAirbyteTranslator:
             tags=self.get_tags(props),
         )
 
+    def get_op_name(self, connection: AirbyteConnection) -> str:
+        """The name of the step that syncs ``connection`` (made unique by the loader)."""
+        return f"airbyte_sync_{definition_name(connection.name)}"
+
     def get_asset_key(self, props: AirbyteStreamProps) -> dg.AssetKey:
         first = props.namespace
         if first is None and props.destination is not None:
@@ -288,7 +337,7 @@ class DagsterAirbyteTranslator:
         destination = props.destination.name if props.destination else "its destination"
         text = (
             f"Airbyte stream `{props.stream.name}` of connection "
-            f"`{props.connection.name}`, landing in `{props.table_name}` ({destination})."
+            f"`{props.connection.name}`, landing in `{props.qualified_table_name}` ({destination})."
         )
         if props.connection.status != "active":
             text += (
@@ -318,8 +367,12 @@ class DagsterAirbyteTranslator:
                 stream_namespace=stream.namespace or None,
                 sync_mode=stream.sync_mode,
             ),
-            MetadataKeys.TABLE_NAME: props.table_name,
+            MetadataKeys.TABLE_NAME: props.qualified_table_name,
+            MetadataKeys.DAGSTER_AIRBYTE_CONNECTION_ID: props.connection_id,
+            MetadataKeys.DAGSTER_AIRBYTE_CONNECTION_NAME: props.connection_name,
         }
+        if props.stream_prefix:
+            metadata[MetadataKeys.DAGSTER_AIRBYTE_STREAM_PREFIX] = props.stream_prefix
         if props.connection_url:
             metadata[MetadataKeys.CONNECTION_URL] = dg.MetadataValue.url(props.connection_url)
         if props.destination_type:

@@ -147,6 +147,15 @@ class AirbyteConnection(_Model):
     def selected_streams(self) -> list[AirbyteStream]:
         return [s for s in self.streams if s.selected]
 
+    # dagster-airbyte's names, so its users' ``connection_selector_fn`` keeps working.
+    @property
+    def id(self) -> str:
+        return self.connection_id
+
+    @property
+    def stream_prefix(self) -> str | None:
+        return self.prefix or None
+
 
 class AirbyteStreamStats(_Model):
     stream_name: str
