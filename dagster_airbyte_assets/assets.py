@@ -48,6 +48,7 @@ __all__ = [
     "ConnectionSelector",
     "airbyte_assets",
     "build_airbyte_assets_definitions",
+    "connection_selector_by_tag",
     "load_airbyte_asset_specs",
     "load_airbyte_cloud_asset_specs",
     "load_airbyte_workspace_snapshot",
@@ -60,6 +61,28 @@ logger = logging.getLogger("dagster_airbyte_assets")
 DEFAULT_RESOURCE_KEY = "airbyte"
 
 ConnectionSelector = Callable[[AirbyteConnection], bool]
+
+
+def connection_selector_by_tag(*names: str, match_all: bool = False) -> ConnectionSelector:
+    """Select the connections carrying any (``match_all``: every) of these Airbyte tag names.
+
+    Tags are Airbyte's connection tags (v1.6.0 and later), matched by exact name::
+
+        build_airbyte_assets_definitions(
+            workspace=airbyte, connection_selector=connection_selector_by_tag("finance")
+        )
+    """
+    wanted = set(names)
+    if not wanted or not all(isinstance(n, str) and n for n in wanted):
+        raise AirbyteConfigurationError(
+            f"connection_selector_by_tag needs one or more tag names, not {names!r}."
+        )
+
+    def select(connection: AirbyteConnection) -> bool:
+        tags = set(connection.tags)
+        return wanted <= tags if match_all else bool(wanted & tags)
+
+    return select
 
 
 def load_airbyte_workspace_snapshot(
@@ -216,6 +239,7 @@ def build_airbyte_assets_definitions(
     resource_key: str = DEFAULT_RESOURCE_KEY,
     one_step: bool = False,
     max_concurrent_syncs: int = 32,
+    pool: str | None = None,
     dagster_airbyte_translator: DagsterAirbyteTranslator | None = None,
     connection_selector_fn: ConnectionSelector | None = None,
 ) -> list[dg.AssetsDefinition]:
@@ -226,6 +250,10 @@ def build_airbyte_assets_definitions(
     ``multi_asset`` whose single step syncs the selected connections concurrently (at most
     ``max_concurrent_syncs`` at once) and yields each connection's results as it finishes: many
     syncs then cost one process, not one each.
+
+    ``pool``: the Dagster concurrency pool of every sync step, so a deployment caps how many
+    syncs run against this Airbyte at once (``dagster instance concurrency set <pool> 4``, or
+    ``concurrency: pools:`` in ``dagster.yaml``); ``None`` leaves the steps unpooled.
 
     Materializing runs the syncs through the ``AirbyteWorkspace`` resource bound to
     ``resource_key`` (``"airbyte"`` by default)::
@@ -254,6 +282,7 @@ def build_airbyte_assets_definitions(
         resource_key=resource_key,
         one_step=one_step,
         max_concurrent_syncs=max_concurrent_syncs,
+        pool=pool,
     )
 
 
@@ -265,6 +294,7 @@ def assets_from_snapshot(
     resource_key: str = DEFAULT_RESOURCE_KEY,
     one_step: bool = False,
     max_concurrent_syncs: int = 32,
+    pool: str | None = None,
 ) -> list[dg.AssetsDefinition]:
     """``build_airbyte_assets_definitions`` from a snapshot already at hand (the component).
 
@@ -280,25 +310,26 @@ def assets_from_snapshot(
         if not specs_by_connection:
             return []
         all_specs = [spec for specs in specs_by_connection.values() for spec in specs]
-        return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs)]
+        return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs, pool)]
     connections = {c.connection_id: c for c in snapshot.connections}
     taken: set[str] = set()
     op_names = {cid: _op_name(connections[cid], taken, translator) for cid in specs_by_connection}
     del snapshot, connections
     return [
-        _connection_assets(op_names[cid], specs, resource_key)
+        _connection_assets(op_names[cid], specs, resource_key, pool)
         for cid, specs in specs_by_connection.items()
     ]
 
 
 def _connection_assets(
-    name: str, specs: Sequence[dg.AssetSpec], resource_key: str
+    name: str, specs: Sequence[dg.AssetSpec], resource_key: str, pool: str | None
 ) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=name,
         specs=list(specs),
         can_subset=True,
         required_resource_keys={resource_key},
+        pool=pool,
     )
     # No `from __future__ import annotations` in this module: Dagster inspects this hint at
     # definition time and does not resolve string annotations.
@@ -309,13 +340,16 @@ def _connection_assets(
 
 
 def _workspace_assets(
-    specs: Sequence[dg.AssetSpec], resource_key: str, max_concurrent_syncs: int
+    specs: Sequence[dg.AssetSpec], resource_key: str, max_concurrent_syncs: int, pool: str | None
 ) -> dg.AssetsDefinition:
+    # One step syncs many connections: a pool slot caps steps, not the syncs inside this one
+    # (``max_concurrent_syncs`` does).
     @dg.multi_asset(
         name="airbyte_sync_connections",
         specs=list(specs),
         can_subset=True,
         required_resource_keys={resource_key},
+        pool=pool,
     )
     def _sync_connections(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any]]:
         yield from sync_connections_and_materialize(
@@ -334,6 +368,7 @@ def airbyte_assets(
     translator: DagsterAirbyteTranslator | None = None,
     state_path: str | os.PathLike[str] | None = None,
     refresh: RefreshPolicy = "if_missing",
+    pool: str | None = None,
     dagster_airbyte_translator: DagsterAirbyteTranslator | None = None,
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     """Decorate a custom body for one connection's stream assets.
@@ -365,4 +400,4 @@ def airbyte_assets(
         specs = [spec.replace_attributes(group_name=group_name) for spec in specs]
     # Without `name`, the op is named after the decorated function, as any Dagster decorator
     # (and dagster-airbyte's) names it.
-    return dg.multi_asset(name=name, specs=specs, can_subset=True)
+    return dg.multi_asset(name=name, specs=specs, can_subset=True, pool=pool)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -30,6 +31,7 @@ __all__ = [
     "AirbyteStreamProps",
     "DagsterAirbyteTranslator",
     "MetadataKeys",
+    "airbyte_tag_key",
     "column_schema_from_json_schema",
     "destination_namespace",
     "json_schema_hash",
@@ -81,6 +83,18 @@ class MetadataKeys:
 
 
 _DEFAULT_SCHEMAS = {"postgres": "public", "duckdb": "main", "redshift": "public"}
+
+
+AIRBYTE_TAG_PREFIX = "airbyte_tag/"
+
+
+def airbyte_tag_key(name: str) -> str:
+    """The Dagster tag key of an Airbyte connection tag: ``airbyte_tag/<name>``.
+
+    Dagster tag keys allow ``[A-Za-z0-9_.-]`` and one ``/``; other characters become ``_``
+    (``Analytics Team`` -> ``airbyte_tag/Analytics_Team``), cut to Dagster's 63 characters.
+    """
+    return AIRBYTE_TAG_PREFIX + re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:63]
 
 
 def sanitize_name(name: str) -> str:
@@ -345,7 +359,8 @@ class DagsterAirbyteTranslator:
         return kinds
 
     def get_tags(self, props: AirbyteStreamProps) -> Mapping[str, str]:
-        return {}
+        # Airbyte's connection tags, so the UI and `tag:` selections filter by them.
+        return {airbyte_tag_key(name): "" for name in props.connection.tags}
 
     def get_metadata(self, props: AirbyteStreamProps) -> Mapping[str, Any]:
         stream = props.stream

@@ -135,6 +135,8 @@ class AirbyteConnection(_Model):
     schedule: AirbyteSchedule = AirbyteSchedule()
     streams: list[AirbyteStream] = []
     has_json_schemas: bool = False
+    tags: list[str] = []
+    """Names of the connection's Airbyte tags (v1.6.0 and later; empty before)."""
 
     @field_validator("namespace_definition", mode="before")
     @classmethod
