@@ -87,6 +87,7 @@ def _measure(
         result.update(
             wall_s=round(answer["seconds"], 4),
             cpu_s=round(answer["cpu_seconds"], 4),
+            gc_cpu_s=round(answer["gc_cpu_seconds"], 4),
             base_mb=round(answer["base_mb"], 1),
             assets=answer["assets"],
             multi_assets=answer["multi_assets"],
@@ -102,6 +103,7 @@ def _floor(path: Path, url: str) -> dict[str, Any]:
     return {
         "wall_s": round(answer["seconds"], 4),
         "cpu_s": round(answer["cpu_seconds"], 4),
+        "gc_cpu_s": round(answer["gc_cpu_seconds"], 4),
         "parse_s": round(answer["parse_seconds"], 4),
         "peak_mb": round(answer["peak_mb"], 1),
         "base_mb": round(answer["base_mb"], 1),
@@ -121,7 +123,7 @@ def _fresh(path: Path) -> str:
 
 def _medians(samples: list[dict[str, Any]], prefix: str, row: dict[str, Any]) -> None:
     done = [s for s in samples if not s.get("capped")]
-    for name in ("wall_s", "cpu_s", "peak_mb", "requests_s"):
+    for name in ("wall_s", "cpu_s", "gc_cpu_s", "peak_mb", "requests_s"):
         values = [s[name] for s in done if name in s]
         if values:
             row[f"{prefix}_{name}"] = _median(values)
@@ -189,6 +191,12 @@ def _fast(
     return found
 
 
+def _median_without_gc(samples: list[dict[str, Any]]) -> float | None:
+    return _median(
+        [s["cpu_s"] - s["gc_cpu_s"] for s in samples if "cpu_s" in s and "gc_cpu_s" in s]
+    )
+
+
 def _ratio(theirs: float | None, ours: float | None) -> float | None:
     if theirs is None or not ours:
         return None
@@ -239,6 +247,11 @@ def _summarize_size(row: dict[str, Any], samples: dict[str, list[dict[str, Any]]
     # Against the floor: reload in CPU and wall time, cold against the floor plus requests.
     row["reload_vs_floor_cpu"] = _ratio(row.get("ours_reload_cpu_s"), row.get("floor_cpu_s"))
     row["reload_vs_floor_wall"] = _ratio(row.get("ours_reload_wall_s"), row.get("floor_wall_s"))
+    # The same without the cyclic GC's time on either side (when its full collections fall due
+    # is a matter of thresholds): medians of each run's CPU minus its GC time.
+    row["reload_vs_floor_cpu_without_gc"] = _ratio(
+        _median_without_gc(reload), _median_without_gc(floor)
+    )
     floor_plus = (row.get("floor_wall_s") or 0) + (row.get("ours_cold_requests_s") or 0)
     row["cold_vs_floor_plus_requests"] = _ratio(row.get("ours_cold_wall_s"), floor_plus)
     row["cold_vs_floor_cpu"] = _ratio(row.get("ours_cold_cpu_s"), row.get("floor_cpu_s"))
@@ -272,6 +285,8 @@ def _growth(sizes: dict[str, Any], low: int, high: int) -> dict[str, Any]:
         "from": low,
         "to": high,
         "ours_reload_cpu": _ratio(b.get("ours_reload_cpu_s"), a.get("ours_reload_cpu_s")),
+        "ours_reload_gc_cpu_s": [a.get("ours_reload_gc_cpu_s"), b.get("ours_reload_gc_cpu_s")],
+        "floor_gc_cpu_s": [a.get("floor_gc_cpu_s"), b.get("floor_gc_cpu_s")],
         "ours_reload_wall": _ratio(b.get("ours_reload_wall_s"), a.get("ours_reload_wall_s")),
         "ours_cold_wall": _ratio(b.get("ours_cold_wall_s"), a.get("ours_cold_wall_s")),
         "floor_cpu": _ratio(b.get("floor_cpu_s"), a.get("floor_cpu_s")),

@@ -255,6 +255,7 @@ def print_tables(results: dict[str, Any]) -> None:
                 "reload CPU",
                 "floor CPU",
                 "x CPU",
+                "x CPU w/o GC",
                 "reload wall",
                 "floor wall",
                 "x wall",
@@ -272,6 +273,7 @@ def print_tables(results: dict[str, Any]) -> None:
                     r.get("ours_reload_cpu_s"),
                     r.get("floor_cpu_s"),
                     _x(r.get("reload_vs_floor_cpu")),
+                    _x(r.get("reload_vs_floor_cpu_without_gc")),
                     r.get("ours_reload_wall_s"),
                     r.get("floor_wall_s"),
                     _x(r.get("reload_vs_floor_wall")),
@@ -538,6 +540,16 @@ def render_readme(results: dict[str, Any]) -> str:
                 f"Growth {growth['from']} → {growth['to']} connections: ours' reload "
                 f"{_x(growth['ours_reload_cpu'])} (CPU), ours' cold load "
                 f"{_x(growth['ours_cold_wall'])} (wall), the floor {_x(growth['floor_cpu'])} (CPU).",
+            ]
+        without_gc = {n: r.get("reload_vs_floor_cpu_without_gc") for n, r in sizes.items()}
+        if any(v is not None for v in without_gc.values()):
+            out += [
+                "",
+                "Without the cyclic garbage collector's time on either side (its full "
+                "collections fall due by thresholds, so the same work can pay one more or less): "
+                "reload / floor CPU "
+                + ", ".join(f"{_x(v)} at N={n}" for n, v in without_gc.items())
+                + ".",
             ]
         out += [
             "",

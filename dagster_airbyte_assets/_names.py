@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 __all__ = ["airbyte_name", "definition_name", "destination_identifier"]
 
@@ -24,16 +25,28 @@ __all__ = ["airbyte_name", "definition_name", "destination_identifier"]
 LOWERCASING_DESTINATIONS = frozenset({"postgres", "duckdb", "redshift", "motherduck", "mssql"})
 CDK_SQL_DESTINATIONS = frozenset({"duckdb", "motherduck"})
 POSTGRES_MAX_IDENTIFIER = 63
+# Loading asks for the same few names (a connection's schema, group, destination kind) once per
+# stream: 10,000 times for a large workspace. The rules are pure, so their answers are cached.
+_NAMES_CACHED = 8192
+
+_WHITE_SPACE = re.compile(r"\s+")
+_NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9_]")
+_NOT_LOWER_ALPHANUMERIC = re.compile(r"[^a-z0-9]")
+_UNDERSCORES = re.compile(r"_+")
 
 
+@lru_cache(maxsize=_NAMES_CACHED)
 def airbyte_name(name: str) -> str:
     """``name`` with Airbyte's alphanumeric-and-underscore rule applied (never empty)."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    without_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
-    spaced = re.sub(r"\s+", "_", without_marks)
-    return re.sub(r"[^A-Za-z0-9_]", "_", spaced) or "_"
+    without_marks = name
+    if not name.isascii():  # ASCII has nothing to decompose (and most names are ASCII)
+        decomposed = unicodedata.normalize("NFKD", name)
+        without_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
+    spaced = _WHITE_SPACE.sub("_", without_marks)
+    return _NOT_ALPHANUMERIC.sub("_", spaced) or "_"
 
 
+@lru_cache(maxsize=_NAMES_CACHED)
 def destination_identifier(name: str, destination_type: str | None) -> str:
     """The identifier a destination of ``destination_type`` creates for ``name``.
 
@@ -43,7 +56,7 @@ def destination_identifier(name: str, destination_type: str | None) -> str:
     if destination_type not in LOWERCASING_DESTINATIONS:
         return name
     if destination_type in CDK_SQL_DESTINATIONS:
-        lowered = re.sub(r"[^a-z0-9]", "_", name.lower())
+        lowered = _NOT_LOWER_ALPHANUMERIC.sub("_", name.lower())
         return "_" + lowered if lowered[:1].isdigit() else lowered or "_"
     identifier = airbyte_name(name).lower()
     if destination_type in ("postgres", "redshift"):
@@ -53,10 +66,11 @@ def destination_identifier(name: str, destination_type: str | None) -> str:
     return identifier
 
 
+@lru_cache(maxsize=_NAMES_CACHED)
 def definition_name(name: str, fallback: str = "airbyte") -> str:
     """A readable Dagster definition name (group, op, schedule, check) from a free-form name.
 
     Lower case, with the runs of ``_`` that punctuation leaves (``"Shop → Warehouse"``)
     collapsed: ``shop_warehouse``.
     """
-    return re.sub(r"_+", "_", airbyte_name(name).lower()).strip("_") or fallback
+    return _UNDERSCORES.sub("_", airbyte_name(name).lower()).strip("_") or fallback

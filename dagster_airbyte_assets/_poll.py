@@ -4,7 +4,7 @@ The goal (issue "polling at the call floor"): see the end within about a second 
 durations allow it, and otherwise spend no more calls than a plain ``poll_interval`` poll.
 
 - **No history** (a connection's first sync): a check after 1 s (a sync that fails at once is
-  seen at once), then gaps that double up to ``poll_interval``.
+  seen at once), then one per ``poll_interval`` (the budget).
 - **Expected duration E** (the median of the connection's recent successful syncs): sleep
   toward E in gaps of up to ``2 * poll_interval`` (a failure mid-sync is still seen within
   two intervals; long syncs spend half a call per interval), with one early check at 1 s when
@@ -13,6 +13,15 @@ durations allow it, and otherwise spend no more calls than a plain ``poll_interv
   to ``poll_interval``.
 - **Progress** (``connections/sync_progress``: records so far against what earlier syncs
   moved) moves E when a sync overruns, so a late end is predicted instead of polled for.
+- **The budget**: the k-th call of the wait (a status check or a progress read) is never
+  made before ``(k - 1) * poll_interval`` seconds into it. A plain poll every
+  ``poll_interval`` (dagster-airbyte's) has then made at least as many calls whenever the sync
+  ends: never more calls than it at any sync length, and at most one per interval on average.
+  (It starts with three calls, a wait here with two, the history listing and the start: the
+  one call of difference pays for the first check, at 1 s or at E.)
+  Gaps of two intervals before the predicted end save calls for the checks around it; where no
+  progress can be read, a late end is seen as soon as the budget allows (within one interval),
+  not always within a second.
 - **A hard ceiling**: never more than ``max_calls_per_minute`` checks in any 60 seconds.
 """
 
@@ -50,17 +59,38 @@ class PollPlan:
     expected_duration: float | None = None
     max_calls_per_minute: int = MAX_CALLS_PER_MINUTE
 
-    def next_delay(self, elapsed: float, calls: Sequence[float] = ()) -> float:
+    def next_delay(
+        self, elapsed: float, calls: Sequence[float] = (), budget_since: float = 0.0
+    ) -> float:
         """Seconds to sleep, at ``elapsed`` seconds into the wait.
 
-        ``calls`` are the elapsed times of the checks made so far (for the ceiling).
+        ``calls`` are the elapsed times of the calls made so far in this wait (status checks
+        and progress reads), for the budget and the ceiling. The budget counts from
+        ``budget_since`` (the end of an outage: calls that failed meanwhile are the outage's,
+        and are not made up for by polling less once Airbyte answers again).
         """
         delay = max(MIN_POLL_DELAY, self._delay(elapsed))
+        delay = max(delay, self._budget_at(calls, budget_since) - elapsed)
         if len(calls) >= self.max_calls_per_minute > 0:
             # The next check may not be the (max + 1)-th within any 60 seconds.
             earliest = calls[-self.max_calls_per_minute] + 60.0
             delay = max(delay, earliest - elapsed)
         return delay
+
+    def budget_allows(
+        self, elapsed: float, calls: Sequence[float] = (), budget_since: float = 0.0
+    ) -> bool:
+        """Whether one more call (a progress read) may be made now: budget and ceiling."""
+        ceiling = self.max_calls_per_minute
+        if len(calls) >= ceiling > 0 and calls[-ceiling] + 60.0 > elapsed:
+            return False
+        return self._budget_at(calls, budget_since) <= elapsed
+
+    def _budget_at(self, calls: Sequence[float], budget_since: float) -> float:
+        """When the next call is due by the budget: the n-th call since ``budget_since`` not
+        before ``n - 1`` intervals after it."""
+        counted = sum(1 for t in calls if t >= budget_since)
+        return budget_since + counted * self.poll_interval
 
     def with_expected(self, expected: float | None) -> PollPlan:
         return replace(self, expected_duration=expected)
@@ -71,7 +101,7 @@ class PollPlan:
         if expected is None:
             if t < FIRST_CHECK:
                 return FIRST_CHECK - t
-            return min(p, max(DENSE_GAP, t))  # doubling gaps up to poll_interval
+            return min(p, max(DENSE_GAP, t))  # doubling gaps, held back by the budget
         if t < expected:
             if expected > 3 * p and t < FIRST_CHECK:
                 return FIRST_CHECK - t

@@ -339,7 +339,11 @@ class _Waiter:
         calls: list[float] = []
         last_seen: tuple[str, int] | None = None
         outage_since: float | None = None
+        budget_since = 0.0
         last_progress = float("-inf")
+        # Progress is worth a call only against what earlier syncs moved, and only while this
+        # Airbyte answers it with numbers.
+        progress_useful = bool(history.records)
         last_listed = float("-inf")
         while not job.is_terminal:
             elapsed = self.clock() - started
@@ -350,7 +354,7 @@ class _Waiter:
                     job=job,
                 )
             if outage_since is None:
-                delay = plan.next_delay(elapsed, calls)
+                delay = plan.next_delay(elapsed, calls, budget_since)
             else:
                 delay = min(self.poll_interval, max(1.0, (self.clock() - outage_since) / 4))
             if self.poll_timeout is not None:
@@ -373,6 +377,7 @@ class _Waiter:
                     f"job {job.job_id} is {current.status}."
                 )
                 outage_since = None
+                budget_since = calls[-1]
             job = state.job = current
             seen = (job.status, len(job.attempts))
             if seen != last_seen:
@@ -384,13 +389,20 @@ class _Waiter:
             now = self.clock() - started
             due = plan.expected_duration
             if (
-                not job.is_terminal
+                progress_useful
+                and not job.is_terminal
                 and due is not None
                 and now >= due
                 and now - last_progress >= _PROGRESS_EVERY * self.poll_interval
+                and plan.budget_allows(now, calls, budget_since)
             ):
                 last_progress = now
-                plan = self._refine(plan, now, history)
+                calls.append(now)  # a call like a check, in the budget and the ceiling
+                refined = self._refine(plan, now, history)
+                if refined is None:
+                    progress_useful = False
+                else:
+                    plan = refined
         return job
 
     def _raise_if_gone(self, job: AirbyteJob, exc: AirbyteServerError) -> None:
@@ -441,14 +453,20 @@ class _Waiter:
                 "version does not know; treating it as still running."
             )
 
-    def _refine(self, plan: PollPlan, now: float, history: SyncHistory) -> PollPlan:
-        """The sync runs past its expected end: ask how far it got and predict the end."""
+    def _refine(self, plan: PollPlan, now: float, history: SyncHistory) -> PollPlan | None:
+        """The sync runs past its expected end: ask how far it got and predict the end.
+
+        ``None`` when this Airbyte gives no numbers (no endpoint, or one without records):
+        asking again would only spend calls.
+        """
         progress = self.client.sync_progress(self.connection_id)
         if progress is None:
-            return plan
+            return None
         so_far = progress.records_emitted
         if so_far is None:
             so_far = progress.records_committed
+        if so_far is None:
+            return None
         refined = refine_expected(now, so_far, history.records)
         return plan if refined is None else plan.with_expected(refined)
 

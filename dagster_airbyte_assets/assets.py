@@ -118,7 +118,10 @@ def _stream_props(
         destination = snapshot.destinations.get(connection.destination_id)
         url = snapshot.connection_url(connection.connection_id)
         by_connection[connection.connection_id] = [
-            AirbyteStreamProps(connection, stream, destination, url) for stream in selected
+            AirbyteStreamProps(
+                connection, stream, destination, url, workspace_id=snapshot.workspace_id
+            )
+            for stream in selected
         ]
     return by_connection
 
@@ -136,7 +139,10 @@ def _specs_for_connections(
         for props in props_list:
             spec = translator.get_asset_spec(props)
             # Execution reads these back; keep them even if a custom translator drops them.
-            spec = spec.merge_attributes(metadata=_execution_metadata(props, snapshot))
+            # The default translator writes them already: no second spec then.
+            execution = _execution_metadata(props, snapshot)
+            if any(spec.metadata.get(k, _MISSING) != v for k, v in execution.items()):
+                spec = spec.merge_attributes(metadata=execution)
             previous = owners.get(spec.key)
             if previous is not None:
                 raise AirbyteConfigurationError(
@@ -154,18 +160,19 @@ def _specs_for_connections(
     return result
 
 
+_MISSING = object()
+
+
 def _execution_metadata(
     props: AirbyteStreamProps, snapshot: AirbyteWorkspaceSnapshot
 ) -> dict[str, Any]:
-    return dict(
-        AirbyteSpecMetadata(
-            connection_id=props.connection.connection_id,
-            connection_status=props.connection.status,
-            workspace_id=snapshot.workspace_id,
-            stream_name=props.stream.name,
-            stream_namespace=props.stream.namespace or None,
-            sync_mode=props.stream.sync_mode,
-        )
+    return AirbyteSpecMetadata.entries(
+        connection_id=props.connection.connection_id,
+        connection_status=props.connection.status,
+        workspace_id=snapshot.workspace_id,
+        stream_name=props.stream.name,
+        stream_namespace=props.stream.namespace or None,
+        sync_mode=props.stream.sync_mode,
     )
 
 
@@ -266,9 +273,10 @@ def build_airbyte_assets_definitions(
     connection_selector = either(
         "connection_selector", connection_selector, "connection_selector_fn", connection_selector_fn
     )
-    snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
+    # Handed on, not kept in this frame: assets_from_snapshot lets go of it before the longer
+    # multi_asset step (see there).
     return assets_from_snapshot(
-        snapshot,
+        load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh),
         translator=translator,
         connection_selector=connection_selector,
         resource_key=resource_key,
@@ -288,18 +296,27 @@ def assets_from_snapshot(
     max_concurrent_syncs: int = 32,
     pool: str | None = None,
 ) -> list[dg.AssetsDefinition]:
-    """``build_airbyte_assets_definitions`` from a snapshot already at hand (the component)."""
+    """``build_airbyte_assets_definitions`` from a snapshot already at hand (the component).
+
+    Once the specs and op names are known the snapshot is no longer needed, and this frame
+    drops it: when the caller keeps no reference either, its objects (a few per stream, tens of
+    megabytes for 10,000 streams) are freed before the ``multi_asset`` step, which lowers the
+    peak memory and spares every full garbage collection of that step from walking them.
+    """
     translator = translator or DagsterAirbyteTranslator()
     specs_by_connection = _specs_for_connections(snapshot, translator, connection_selector)
     if one_step:
+        del snapshot
         if not specs_by_connection:
             return []
         all_specs = [spec for specs in specs_by_connection.values() for spec in specs]
         return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs, pool)]
     connections = {c.connection_id: c for c in snapshot.connections}
     taken: set[str] = set()
+    op_names = {cid: _op_name(connections[cid], taken, translator) for cid in specs_by_connection}
+    del snapshot, connections
     return [
-        _connection_assets(_op_name(connections[cid], taken, translator), specs, resource_key, pool)
+        _connection_assets(op_names[cid], specs, resource_key, pool)
         for cid, specs in specs_by_connection.items()
     ]
 

@@ -374,7 +374,11 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
         default=10, description="Size of the shared HTTP connection pool."
     )
     poll_interval: float = Field(
-        default=10.0, description="Seconds between job status polls (upper bound)."
+        default=10.0,
+        description=(
+            "The polling budget, in seconds: waiting on a job never makes more calls than "
+            "polling it every poll_interval would (the k-th call not before k - 1 intervals)."
+        ),
     )
     poll_timeout: float | None = Field(
         default=None,

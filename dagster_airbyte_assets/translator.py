@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 
 import dagster as dg
@@ -238,18 +239,23 @@ class AirbyteStreamProps:
     stream: AirbyteStream
     destination: AirbyteDestination | None
     connection_url: str | None = None
+    workspace_id: str | None = None
+    """The workspace the connection belongs to (written as ``airbyte/workspace_id``)."""
+
+    # The names below are asked for by the key, the description and the metadata: each is
+    # computed once per stream (cached_property writes the instance dict, frozen or not).
 
     @property
     def destination_type(self) -> str | None:
         return self.destination.destination_type if self.destination else None
 
-    @property
+    @cached_property
     def namespace(self) -> str | None:
         """The schema the table lands in (``None`` when the destination has no schemas)."""
         namespace = destination_namespace(self.connection, self.stream, self.destination)
         return destination_identifier(namespace, self.destination_type) if namespace else None
 
-    @property
+    @cached_property
     def table(self) -> str:
         """The table name the rows land in: the connection prefix plus the stream name."""
         return destination_identifier(
@@ -260,7 +266,7 @@ class AirbyteStreamProps:
     def database(self) -> str | None:
         return self.destination.database if self.destination else None
 
-    @property
+    @cached_property
     def qualified_table_name(self) -> str:
         """``database.schema.table`` with whichever parts are known."""
         return ".".join(part for part in (self.database, self.namespace, self.table) if part)
@@ -359,7 +365,7 @@ class DagsterAirbyteTranslator:
     def get_metadata(self, props: AirbyteStreamProps) -> Mapping[str, Any]:
         stream = props.stream
         metadata: dict[str, Any] = {
-            **AirbyteSpecMetadata(
+            **AirbyteSpecMetadata.entries(
                 connection_id=props.connection.connection_id,
                 connection_name=props.connection.name,
                 connection_status=props.connection.status,
@@ -374,7 +380,7 @@ class DagsterAirbyteTranslator:
         if props.stream_prefix:
             metadata[MetadataKeys.DAGSTER_AIRBYTE_STREAM_PREFIX] = props.stream_prefix
         if props.connection_url:
-            metadata[MetadataKeys.CONNECTION_URL] = dg.MetadataValue.url(props.connection_url)
+            metadata[MetadataKeys.CONNECTION_URL] = _url_value(props.connection_url)
         if props.destination_type:
             metadata[MetadataKeys.DESTINATION_TYPE] = props.destination_type
         if stream.destination_sync_mode:
@@ -384,12 +390,42 @@ class DagsterAirbyteTranslator:
         if stream.primary_key:
             metadata[MetadataKeys.PRIMARY_KEY] = ", ".join(".".join(k) for k in stream.primary_key)
         json_schema = synced_json_schema(stream)
-        schema = column_schema_from_json_schema(json_schema)
-        if schema is not None:
-            metadata[MetadataKeys.COLUMN_SCHEMA] = schema
         if json_schema:
-            metadata[MetadataKeys.JSON_SCHEMA_HASH] = json_schema_hash(json_schema)
+            schema, digest = _schema_entries(json_schema)
+            if schema is not None:
+                metadata[MetadataKeys.COLUMN_SCHEMA] = schema
+            metadata[MetadataKeys.JSON_SCHEMA_HASH] = digest
+        if props.workspace_id:
+            metadata[MetadataKeys.WORKSPACE_ID] = props.workspace_id
         return metadata
+
+
+@lru_cache(maxsize=256)
+def _url_value(url: str) -> dg.UrlMetadataValue:
+    """One immutable value per connection link, shared by the connection's streams."""
+    return dg.MetadataValue.url(url)
+
+
+_SCHEMA_CACHE_SIZE = 4096
+_schema_cache: dict[str, tuple[dg.TableSchema | None, str]] = {}
+
+
+def _schema_entries(json_schema: Mapping[str, Any]) -> tuple[dg.TableSchema | None, str]:
+    """(``TableSchema``, hash) of a JSON schema, shared by every stream with the same schema.
+
+    Connections of one source repeat their streams' schemas; a ``TableSchema`` is immutable,
+    so those streams share one (less time and memory than one per stream). The key is the
+    schema's ``repr``: its own key order (which decides the column order) and every value's
+    type are in it, and for parsed JSON it costs a third of ``json.dumps``.
+    """
+    key = repr(json_schema)
+    found = _schema_cache.get(key)
+    if found is None:
+        if len(_schema_cache) >= _SCHEMA_CACHE_SIZE:
+            _schema_cache.clear()
+        found = (column_schema_from_json_schema(json_schema), json_schema_hash(json_schema))
+        _schema_cache[key] = found
+    return found
 
 
 def specs_by_connection(

@@ -3,9 +3,10 @@
 No server and no sleeping: ``PollPlan`` is arithmetic, and ``_Waiter`` takes its clock and its
 sleep from the test, reading a simulated job whose end time is known. Figures checked here are
 the targets of the performance issue: a sync predicted at 30 s that takes 36 s is seen within a
-second (p50) at no more than 12 calls; long syncs cost at most one call per ``poll_interval``;
-no 60 s window holds more than ``MAX_CALLS_PER_MINUTE`` checks; and a sync that ends as
-predicted costs no more calls than dagster-airbyte 0.29.27's 10 s poll (3 calls + one per 10 s).
+second (p50) at no more than 12 calls where Airbyte reports progress; long syncs cost at most one
+call per ``poll_interval``; no 60 s window holds more than ``MAX_CALLS_PER_MINUTE`` checks; and
+no sync, at any length, late or early, with or without progress, costs more calls than
+dagster-airbyte 0.29.27's 10 s poll (3 calls + one per 10 s).
 """
 
 from __future__ import annotations
@@ -57,12 +58,24 @@ def _competitor_calls(duration: float) -> int:
 # -- the plan alone -----------------------------------------------------------------------------
 
 
-def test_first_sync_checks_quickly_then_backs_off_to_the_cap() -> None:
+def test_first_sync_checks_quickly_then_once_per_interval() -> None:
     times = _poll_times(PollPlan(poll_interval=10.0), 300)
-    assert times[:5] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert times[:4] == [1.0, 10.0, 20.0, 30.0]  # a sync failing at once is seen at once
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps == sorted(gaps)  # never polls faster after slowing down
     assert max(gaps) == 10.0
+
+
+def test_the_budget_holds_back_the_k_th_call_to_k_minus_one_intervals() -> None:
+    plan = PollPlan(poll_interval=10.0, expected_duration=30.0)
+    assert plan.next_delay(31.0, [20.0, 30.0]) == DENSE_GAP  # two calls, 20 s of budget
+    assert plan.next_delay(32.0, [20.0, 30.0, 31.0, 32.0]) == 8.0  # the 5th not before 40 s
+    # After an outage (calls at 1-4 s failed; Airbyte answered again at 30 s) the budget
+    # counts from its end: the calls that failed are not made up for by polling less.
+    assert plan.next_delay(32.0, [1.0, 2.0, 3.0, 4.0, 30.0], budget_since=30.0) == 8.0
+    assert plan.next_delay(32.0, [1.0, 2.0, 3.0, 4.0, 30.0]) == 18.0
+    assert plan.budget_allows(30.0, [20.0, 30.0])
+    assert not plan.budget_allows(2.0, [2.0])
 
 
 @pytest.mark.parametrize("duration", [2.0, 10.0, 30.0, 60.0, 600.0, 3600.0])
@@ -188,8 +201,8 @@ class _Silent:
         return None
 
 
-@pytest.mark.parametrize("with_progress", [True, False], ids=["progress", "no-progress"])
-def test_predicted_30s_taking_36s_is_seen_within_a_second_at_12_calls(with_progress: bool) -> None:
+def _late_sync(with_progress: bool) -> tuple[list[float], list[int]]:
+    """Lags and calls of syncs predicted at 30 s (three earlier syncs) that take about 36 s."""
     lags, totals = [], []
     # Ends spread over [35.5, 36.5): the p50 of the lag is over where in a second it ends.
     for i in range(20):
@@ -198,8 +211,37 @@ def test_predicted_30s_taking_36s_is_seen_within_a_second_at_12_calls(with_progr
         records = (600,) * 3 if with_progress else ()
         lags.append(_wait(airbyte, SyncHistory(41, durations=(30.0, 29.0, 31.0), records=records)))
         totals.append(FIXED_CALLS + len(airbyte.calls))
+    return lags, totals
+
+
+def test_predicted_30s_taking_36s_is_seen_within_a_second_at_12_calls_with_progress() -> None:
+    lags, totals = _late_sync(with_progress=True)
     assert statistics.median(lags) < 1.0
     assert max(totals) <= 12
+    assert max(totals) <= _competitor_calls(36.5)
+
+
+def test_predicted_30s_taking_36s_without_progress_costs_no_more_than_the_competitor() -> None:
+    """Without numbers to predict from, the budget decides: seen within one interval."""
+    lags, totals = _late_sync(with_progress=False)
+    assert max(lags) <= 10.0
+    assert all(total <= _competitor_calls(36.0) for total in totals)
+
+
+@pytest.mark.parametrize("with_progress", [True, False], ids=["progress", "no-progress"])
+@pytest.mark.parametrize("history", [(), (2.0,), (10.0,), (30.0,), (60.0,), (120.0,), (600.0,)])
+def test_never_more_calls_than_the_competitor_at_any_sync_length(
+    history: tuple[float, ...], with_progress: bool
+) -> None:
+    predicted = history[0] if history else 30.0
+    lengths = [0.5, 1.5, 3.0, 9.9, 10.1] + [
+        predicted * f for f in (0.5, 0.9, 1.0, 1.1, 1.2, 1.5, 3)
+    ]
+    for length in lengths:
+        airbyte = _SimulatedAirbyte(ends_at=length, records_per_s=600 / length)
+        records = (600,) if with_progress and history else ()
+        _wait(airbyte, SyncHistory(1, durations=history, records=records))
+        assert FIXED_CALLS + len(airbyte.calls) <= _competitor_calls(length), length
 
 
 def test_progress_saves_calls_on_an_overrunning_sync() -> None:

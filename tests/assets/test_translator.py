@@ -5,9 +5,14 @@ Payload shapes follow the Config API's ConnectionRead / DestinationRead (config-
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dagster as dg
 import pytest
 
+from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
+from dagster_airbyte_assets._state import AirbyteWorkspaceSnapshot
+from dagster_airbyte_assets.assets import assets_from_snapshot
 from dagster_airbyte_assets.client import AirbyteConnection, AirbyteDestination, AirbyteStream
 from dagster_airbyte_assets.translator import (
     AirbyteStreamProps,
@@ -179,3 +184,76 @@ def test_subclass_can_change_keys() -> None:
 
     props = AirbyteStreamProps(_connection(), _stream(), _destination())
     assert Prefixed().get_asset_spec(props).key == dg.AssetKey(["airbyte", "raw", "customers"])
+
+
+def test_streams_with_one_schema_share_its_column_schema_in_their_own_column_order() -> None:
+    """Loading shares one TableSchema per distinct JSON schema; key order still decides the
+    column order, so a schema listing the same fields in another order gets its own."""
+    first = _spec(_connection(), _stream("customers"))
+    second = _spec(_connection(connection_id="c-2", name="Other"), _stream("customers"))
+    assert first.metadata[MetadataKeys.COLUMN_SCHEMA] is second.metadata[MetadataKeys.COLUMN_SCHEMA]
+    assert (
+        first.metadata[MetadataKeys.JSON_SCHEMA_HASH]
+        == second.metadata[MetadataKeys.JSON_SCHEMA_HASH]
+    )
+    reordered = {
+        "type": "object",
+        "properties": dict(reversed(list(CUSTOMERS_SCHEMA["properties"].items()))),  # type: ignore[attr-defined]
+    }
+    third = _spec(_connection(), _stream().model_copy(update={"json_schema": reordered}))
+    names = [c.name for c in third.metadata[MetadataKeys.COLUMN_SCHEMA].columns]
+    assert names == list(
+        reversed([c.name for c in first.metadata[MetadataKeys.COLUMN_SCHEMA].columns])
+    )
+    # The same fields: the hash (key order ignored) is the same, the column order is not.
+    assert (
+        third.metadata[MetadataKeys.JSON_SCHEMA_HASH]
+        == first.metadata[MetadataKeys.JSON_SCHEMA_HASH]
+    )
+
+
+def test_workspace_id_is_written_when_the_props_know_it() -> None:
+    props = AirbyteStreamProps(_connection(), _stream(), _destination(), workspace_id="w-1")
+    spec = DagsterAirbyteTranslator().get_asset_spec(props)
+    assert spec.metadata[MetadataKeys.WORKSPACE_ID] == "w-1"
+    assert MetadataKeys.WORKSPACE_ID not in _spec(_connection(), _stream()).metadata
+
+
+def test_spec_metadata_entries_match_the_metadata_set() -> None:
+    values = {"connection_id": "c-1", "stream_namespace": None, "sync_mode": "incremental"}
+    assert list(AirbyteSpecMetadata.entries(**values).items()) == list(
+        dict(AirbyteSpecMetadata(**values)).items()
+    )
+    with pytest.raises(KeyError, match="conection_id"):
+        AirbyteSpecMetadata.entries(conection_id="c-1")
+
+
+def _snapshot() -> AirbyteWorkspaceSnapshot:
+    return AirbyteWorkspaceSnapshot(
+        workspace_id="w-1",
+        api_url="http://airbyte",
+        fetched_at=datetime.now(UTC),
+        connections=[_connection(streams=[_stream("customers"), _stream("orders")])],
+        destinations={"d-1": _destination()},
+    )
+
+
+def test_loader_keeps_execution_metadata_a_custom_translator_dropped() -> None:
+    class Bare(DagsterAirbyteTranslator):
+        def get_metadata(self, props: AirbyteStreamProps) -> dict[str, str]:
+            return {"team": "data"}
+
+    [assets] = assets_from_snapshot(_snapshot(), translator=Bare())
+    for spec in assets.specs:
+        read_back = AirbyteSpecMetadata.of(spec.metadata)
+        assert (read_back.connection_id, read_back.workspace_id) == ("c-1", "w-1")
+        assert read_back.stream_name == spec.key.path[-1]
+        assert spec.metadata["team"] == "data"
+
+
+def test_loader_specs_carry_the_workspace_once_written_by_the_translator() -> None:
+    [assets] = assets_from_snapshot(_snapshot())
+    keys = [list(spec.metadata) for spec in assets.specs]
+    assert all(
+        k.count(MetadataKeys.WORKSPACE_ID) == 1 and k[-1] == MetadataKeys.WORKSPACE_ID for k in keys
+    )
