@@ -17,14 +17,14 @@ hides one that was synced.
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
-from dagster_airbyte_assets._names import definition_name
+from dagster_airbyte_assets._names import definition_name, unique_names
 from dagster_airbyte_assets._state import (
     REFRESH_ENV,
     AirbyteWorkspaceSnapshot,
@@ -37,7 +37,6 @@ from dagster_airbyte_assets.errors import AirbyteConfigurationError
 from dagster_airbyte_assets.translator import (
     AirbyteStreamProps,
     DagsterAirbyteTranslator,
-    sanitize_name,
 )
 
 if TYPE_CHECKING:
@@ -161,12 +160,24 @@ def load_airbyte_asset_specs(
     return [spec for connection_specs in specs.values() for spec in connection_specs]
 
 
-def _op_name(connection: AirbyteConnection, taken: set[str]) -> str:
-    name = f"airbyte_sync_{definition_name(connection.name)}"
-    if name in taken:
-        name = f"{name}_{sanitize_name(connection.connection_id[:8])}"
-    taken.add(name)
-    return name
+def _op_base_name(connection: AirbyteConnection) -> str:
+    return f"airbyte_sync_{definition_name(connection.name)}"
+
+
+def _op_names(
+    connections: Mapping[str, AirbyteConnection], specs: Mapping[str, Sequence[dg.AssetSpec]]
+) -> dict[str, str]:
+    """Step names from connection names, the same on every machine (no id suffixes).
+
+    Connections whose names collide are told apart by their smallest asset key (keys are
+    unique across connections): the first keeps the name, the others get ``_2``, ``_3``...
+    """
+    return unique_names(
+        {
+            cid: (_op_base_name(connections[cid]), min(s.key.to_user_string() for s in specs[cid]))
+            for cid in specs
+        }
+    )
 
 
 def build_airbyte_assets_definitions(
@@ -227,9 +238,9 @@ def assets_from_snapshot(
         all_specs = [spec for specs in specs_by_connection.values() for spec in specs]
         return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs)]
     connections = {c.connection_id: c for c in snapshot.connections}
-    taken: set[str] = set()
+    names = _op_names(connections, specs_by_connection)
     return [
-        _connection_assets(_op_name(connections[cid], taken), specs, resource_key)
+        _connection_assets(names[cid], specs, resource_key)
         for cid, specs in specs_by_connection.items()
     ]
 
@@ -303,7 +314,7 @@ def airbyte_assets(
         specs = [spec.replace_attributes(group_name=group_name) for spec in specs]
     connection = next(c for c in snapshot.connections if c.connection_id == connection_id)
     return dg.multi_asset(
-        name=name or _op_name(connection, set()),
+        name=name or _op_base_name(connection),
         specs=specs,
         can_subset=True,
     )

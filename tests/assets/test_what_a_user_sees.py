@@ -1,0 +1,73 @@
+"""What a user sees in the UI and the logs (issue 12): names, metadata, row counts, progress.
+
+Real Dagster materializations against the local Airbyte over HTTP; each test checks the job on
+the server side too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from dagster_airbyte_assets import (
+    AirbyteWorkspace,
+    build_airbyte_assets_definitions,
+    build_airbyte_schema_drift_checks,
+)
+
+
+def _config_post(server: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(f"{server.config_api_url}/{path}", json=body, timeout=30)
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _copy_of_sample(server: Any, prefix: str) -> str:
+    """A second connection with the sample connection's name, landing under ``prefix``."""
+    sample = _config_post(server, "connections/get", {"connectionId": server.sample_connection_id})
+    body = {
+        key: sample[key]
+        for key in ("sourceId", "destinationId", "syncCatalog", "name", "namespaceDefinition")
+    }
+    body.update(prefix=prefix, status="active", scheduleType="manual")
+    return str(_config_post(server, "connections/create", body)["connectionId"])
+
+
+def _workspace(server: Any) -> AirbyteWorkspace:
+    return AirbyteWorkspace(url=server.url, poll_interval=1.0)
+
+
+def _names(server: Any, tmp_path: Path) -> tuple[set[str], set[str], list[str]]:
+    assets = build_airbyte_assets_definitions(
+        workspace=_workspace(server), state_path=tmp_path / "state.json"
+    )
+    checks = build_airbyte_schema_drift_checks(assets=assets)
+    ids = [
+        c["connectionId"]
+        for c in _config_post(server, "connections/list", {"workspaceId": server.workspace_id})[
+            "connections"
+        ]
+    ]
+    return {a.node_def.name for a in assets}, {c.node_def.name for c in checks}, ids
+
+
+def test_step_and_check_names_carry_no_ids_and_are_the_same_on_every_machine(
+    local_airbyte_factory: Any, tmp_path: Path
+) -> None:
+    machines = []
+    for n in (1, 2):
+        server = local_airbyte_factory(seed="sample", test_controls=True, auth="none")
+        _copy_of_sample(server, "copy_")
+        machines.append(_names(server, tmp_path / str(n)))
+    (ops_1, checks_1, ids_1), (ops_2, checks_2, ids_2) = machines
+    assert set(ids_1).isdisjoint(ids_2)  # two deployments, different ids...
+    assert ops_1 == ops_2  # ...and the same step names
+    assert checks_1 == checks_2
+    assert len(ops_1) == len(checks_1) == 2
+    for name in ops_1 | checks_1:
+        assert not any(i[:8] in name for i in ids_1 + ids_2), name
+    base = min(ops_1, key=len)
+    assert ops_1 == {base, f"{base}_2"}
