@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 import dagster as dg
@@ -84,6 +85,18 @@ def sanitize_name(name: str) -> str:
     a key part reads like the table Airbyte creates and is never empty.
     """
     return airbyte_name(name)
+
+
+def duckdb_catalog_name(path: str) -> str | None:
+    """The name DuckDB gives the database in ``path``: the file name without its extension.
+
+    ``:memory:`` is ``memory``; MotherDuck paths (``md:...``) name no local file: ``None``.
+    """
+    if path.startswith("md:"):
+        return None
+    if path == ":memory:":
+        return "memory"
+    return PurePosixPath(path.replace("\\", "/")).stem or None
 
 
 def destination_namespace(
@@ -239,7 +252,17 @@ class AirbyteStreamProps:
 
     @property
     def database(self) -> str | None:
-        return self.destination.database if self.destination else None
+        """The database as the destination's own SQL names it (what dbt shows first).
+
+        Postgres and the other SQL destinations: the configured database. DuckDB: the catalog
+        DuckDB names after the file it opens, the file's stem (``/local/local.duckdb`` →
+        ``local``), which is also dbt-duckdb's database.
+        """
+        if self.destination is None:
+            return None
+        if self.destination_type == "duckdb" and self.destination.destination_path:
+            return duckdb_catalog_name(self.destination.destination_path)
+        return self.destination.database
 
     @property
     def table_name(self) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
+import duckdb
 import httpx
 
 from dagster_airbyte_assets import (
@@ -16,6 +18,7 @@ from dagster_airbyte_assets import (
     build_airbyte_assets_definitions,
     build_airbyte_schema_drift_checks,
 )
+from dagster_airbyte_assets.translator import MetadataKeys
 
 
 def _config_post(server: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -71,3 +74,44 @@ def test_step_and_check_names_carry_no_ids_and_are_the_same_on_every_machine(
         assert not any(i[:8] in name for i in ids_1 + ids_2), name
     base = min(ops_1, key=len)
     assert ops_1 == {base, f"{base}_2"}
+
+
+def _duckdb_path(server: Any) -> str:
+    sample = _config_post(server, "connections/get", {"connectionId": server.sample_connection_id})
+    destination = _config_post(
+        server, "destinations/get", {"destinationId": sample["destinationId"]}
+    )
+    return str(destination["connectionConfiguration"]["destination_path"])
+
+
+def _materialize(server: Any, tmp_path: Path) -> tuple[list[dg.AssetsDefinition], Any]:
+    workspace = _workspace(server)
+    assets = build_airbyte_assets_definitions(
+        workspace=workspace, state_path=tmp_path / "state.json"
+    )
+    result = dg.materialize(assets, resources={"airbyte": workspace})
+    assert result.success
+    return assets, result
+
+
+def _sync_jobs(server: Any) -> list[dict[str, Any]]:
+    body = {"configTypes": ["sync"], "configId": server.sample_connection_id}
+    jobs: list[dict[str, Any]] = _config_post(server, "jobs/list", body)["jobs"]
+    return jobs
+
+
+def test_table_names_are_fully_qualified_as_dbt_and_duckdb_name_them(
+    local_airbyte: Any, tmp_path: Path
+) -> None:
+    assets, _ = _materialize(local_airbyte, tmp_path)
+    assert len(_sync_jobs(local_airbyte)) == 1
+    path = _duckdb_path(local_airbyte)
+    with duckdb.connect(path, read_only=True) as con:
+        for spec in (s for a in assets for s in a.specs):
+            table_name = spec.metadata[MetadataKeys.TABLE_NAME]
+            database, schema, table = table_name.split(".")
+            assert database == Path(path).stem  # DuckDB's catalog: the file's stem
+            assert (schema, table) == ("raw", spec.key.path[-1])
+            # The name as written resolves in DuckDB itself, fully qualified.
+            count = con.execute(f"select count(*) from {table_name}").fetchone()
+            assert count is not None and count[0] > 0
