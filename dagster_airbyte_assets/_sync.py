@@ -40,6 +40,7 @@ from dagster_airbyte_assets._poll import (
     expected_from_history,
     refine_expected,
 )
+from dagster_airbyte_assets._units import human_bytes, human_duration
 from dagster_airbyte_assets.client import (
     AirbyteClient,
     AirbyteJob,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from dagster_airbyte_assets.resource import AirbyteWorkspace
 
 __all__ = [
+    "DEFAULT_HEARTBEAT_INTERVAL",
     "DEFAULT_OUTAGE_TIMEOUT",
     "MIN_POLL_DELAY",
     "AirbyteSyncFailure",
@@ -86,6 +88,8 @@ DEFAULT_OUTAGE_TIMEOUT = 600.0
 _LATE_WATCH_GAP = 2.0
 # Progress is asked at most this often (in poll intervals) while a sync overruns.
 _PROGRESS_EVERY = 2.0
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
+"""Seconds between two "still running" lines while a sync runs."""
 
 
 class Log(Protocol):
@@ -93,6 +97,36 @@ class Log(Protocol):
 
     def info(self, msg: str, /) -> Any: ...
     def warning(self, msg: str, /) -> Any: ...
+
+
+class _NamedLog:
+    """Says a connection's name where a log line would name its id.
+
+    Lines from the client layer (which knows ids only) and from here read
+    ``connection 'Shop → Warehouse'`` instead of a UUID nobody recognises.
+    """
+
+    def __init__(self, log: Log, connection_id: str, label: str) -> None:
+        self._log = log
+        self._id = connection_id
+        self._label = label
+
+    def _named(self, msg: str) -> str:
+        return msg.replace(f"connection {self._id}", self._label).replace(self._id, self._label)
+
+    def info(self, msg: str, /) -> Any:
+        return self._log.info(self._named(msg))
+
+    def warning(self, msg: str, /) -> Any:
+        return self._log.warning(self._named(msg))
+
+
+def connection_label(connection_id: str, name: str | None, *, with_id: bool = False) -> str:
+    """How log lines and errors name a connection: ``connection 'Shop'`` (plus a short id
+    where two connections share the name; the bare id only when no name is known)."""
+    if not name:
+        return f"connection {connection_id}"
+    return f"connection {name!r}" + (f" ({connection_id[:8]})" if with_id else "")
 
 
 class SyncInterrupted(Exception):
@@ -152,6 +186,8 @@ def sync_and_wait(
     outage_timeout: float = DEFAULT_OUTAGE_TIMEOUT,
     sync_modes: Mapping[tuple[str, str | None], str] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    connection_name: str | None = None,
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
 ) -> AirbyteJob:
     """Start a sync exactly once (or attach to the one running), wait, and return it.
 
@@ -160,10 +196,16 @@ def sync_and_wait(
     Raises :class:`AirbyteJobFailedError`, :class:`AirbyteJobCancelledError`,
     :class:`AirbyteJobTimeoutError` (the job is cancelled first when
     ``cancel_on_termination``), :class:`AirbyteOutageError` (the job is left running) or the
-    typed error of a start Airbyte refused.
+    typed error of a start Airbyte refused. ``connection_name`` (or ``"Name (short id)"``)
+    is how log lines and errors name the connection.
     """
     _check_settings(poll_interval, poll_timeout, outage_timeout)
-    out: Log = log or logger
+    label = (
+        connection_label(connection_id, connection_name)
+        if connection_name is None or not connection_name.startswith("connection ")
+        else connection_name
+    )
+    out: Log = _NamedLog(log or logger, connection_id, label)
     history = client.sync_history(connection_id)  # before anything is sent
     state = StartState()
     try:
@@ -177,10 +219,12 @@ def sync_and_wait(
             log=out,
             conflict_timeout=poll_timeout,
         )
-        _log_start(out, start.how, start.job, connection_id, job_type)
+        _log_start(out, start.how, start.job, label, job_type)
         waiter = _Waiter(
             client,
             connection_id,
+            label=label,
+            heartbeat_interval=heartbeat_interval,
             poll_interval=poll_interval,
             poll_timeout=poll_timeout,
             outage_timeout=outage_timeout,
@@ -197,25 +241,27 @@ def sync_and_wait(
             client, connection_id, job, start.late_start_deadline, sleep, clock, out
         )
     if job.status == "succeeded":
-        return client.get_job_report(job, sync_modes)
+        report = client.get_job_report(job, sync_modes)
+        out.info(_summary(report, label))
+        return report
     if job.status == "cancelled":
         raise AirbyteJobCancelledError(
-            f"Airbyte job {job.job_id} of connection {connection_id} was cancelled.",
+            f"Airbyte job {job.job_id} of {label} was cancelled.",
             job=job,
         )
     reason = job.failure_reason or "Airbyte gave no failure reason"
     attempts = f" after {len(job.attempts)} attempt(s)" if job.attempts_known else ""
     raise AirbyteJobFailedError(
-        f"Airbyte job {job.job_id} of connection {connection_id} failed{attempts}: {reason}",
+        f"Airbyte job {job.job_id} of {label} failed{attempts}: {reason}",
         job=job,
         message=job.failure_reason,
     )
 
 
-def _log_start(out: Log, how: str, job: AirbyteJob, connection_id: str, job_type: str) -> None:
+def _log_start(out: Log, how: str, job: AirbyteJob, label: str, job_type: str) -> None:
     if how == "attached":
         out.info(
-            f"A sync is already running for connection {connection_id}: attaching to Airbyte "
+            f"A sync is already running for {label}: attaching to Airbyte "
             f"job {job.job_id} instead of starting another."
         )
     elif how == "adopted":
@@ -224,7 +270,7 @@ def _log_start(out: Log, how: str, job: AirbyteJob, connection_id: str, job_type
             "answer was lost; waiting for it."
         )
     else:
-        out.info(f"Started Airbyte {job_type} job {job.job_id} for connection {connection_id}.")
+        out.info(f"Started Airbyte {job_type} job {job.job_id} for {label}.")
 
 
 def _clean_up(
@@ -316,6 +362,8 @@ class _Waiter:
         client: AirbyteClient,
         connection_id: str,
         *,
+        label: str,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
         poll_interval: float,
         poll_timeout: float | None,
         outage_timeout: float,
@@ -325,6 +373,9 @@ class _Waiter:
     ) -> None:
         self.client = client
         self.connection_id = connection_id
+        self.label = label
+        self.heartbeat_interval = heartbeat_interval
+        self._failed_said: set[int] = set()
         self.poll_interval = poll_interval
         self.poll_timeout = poll_timeout
         self.outage_timeout = outage_timeout
@@ -341,11 +392,12 @@ class _Waiter:
         outage_since: float | None = None
         last_progress = float("-inf")
         last_listed = float("-inf")
+        last_heartbeat = 0.0
         while not job.is_terminal:
             elapsed = self.clock() - started
             if self.poll_timeout is not None and elapsed >= self.poll_timeout:
                 raise AirbyteJobTimeoutError(
-                    f"Airbyte job {job.job_id} of connection {self.connection_id} did not "
+                    f"Airbyte job {job.job_id} of {self.label} did not "
                     f"finish within poll_timeout={self.poll_timeout:g}s.",
                     job=job,
                 )
@@ -374,14 +426,19 @@ class _Waiter:
                 )
                 outage_since = None
             job = state.job = current
+            self._log_failed_attempts(job)
             seen = (job.status, len(job.attempts))
             if seen != last_seen:
-                self._log_status(job, last_seen)
+                self._log_status(job)
+                last_heartbeat = self.clock() - started
                 if last_seen is not None and seen[1] > last_seen[1] and expected is not None:
                     # A new attempt starts over: expect it to take as long again from now.
                     plan = plan.with_expected(self.clock() - started + expected)
                 last_seen = seen
             now = self.clock() - started
+            if not job.is_terminal and now - last_heartbeat >= self.heartbeat_interval:
+                last_heartbeat = now
+                self._heartbeat(job, now)
             due = plan.expected_duration
             if (
                 not job.is_terminal
@@ -402,7 +459,7 @@ class _Waiter:
         if listed is False:
             raise AirbyteNotFoundError(
                 f"Airbyte has no job {job.job_id} any more (it answers 500 to reading it and "
-                f"connection {self.connection_id} no longer lists it)",
+                f"{self.label} no longer lists it)",
                 resource_id=str(job.job_id),
                 job_id=job.job_id,
                 connection_id=self.connection_id,
@@ -422,24 +479,68 @@ class _Waiter:
         if now - since > self.outage_timeout:
             raise AirbyteOutageError(
                 f"Airbyte stayed unreachable or failing for {now - since:.0f}s (more than "
-                f"outage_timeout={self.outage_timeout:g}s) while job {job.job_id} of connection "
-                f"{self.connection_id} was waited on; the job was not cancelled and may still "
+                f"outage_timeout={self.outage_timeout:g}s) while job {job.job_id} of "
+                f"{self.label} was waited on; the job was not cancelled and may still "
                 f"be running. Last error: {exc}",
                 job=job,
                 last_error=exc,
             )
         return since
 
-    def _log_status(self, job: AirbyteJob, before: tuple[str, int] | None) -> None:
-        records = _records_so_far(job)
+    def _log_status(self, job: AirbyteJob) -> None:
+        if job.succeeded:
+            return  # the summary with every stream's numbers follows
         attempt = f", attempt {len(job.attempts)}" if job.attempts else ""
-        so_far = f", {records} records so far" if records is not None else ""
-        self.log.info(f"Airbyte job {job.job_id}: {job.status}{attempt}{so_far}.")
+        records = None if job.is_terminal else _records_so_far(job)
+        # "So far" only while the job runs: a finished job's numbers come in the summary.
+        so_far = f", {records:,} records so far" if records is not None else ""
+        self.log.info(f"Airbyte job {job.job_id} of {self.label}: {job.status}{attempt}{so_far}.")
         if not job.is_known_status:
             self.log.warning(
                 f"Airbyte job {job.job_id} reports status {job.status!r}, which this "
                 "version does not know; treating it as still running."
             )
+
+    def _log_failed_attempts(self, job: AirbyteJob) -> None:
+        """Each failed attempt once, with Airbyte's reason (Airbyte retries it on its own)."""
+        for attempt in job.attempts:
+            if attempt.status != "failed" or attempt.attempt_number in self._failed_said:
+                continue
+            self._failed_said.add(attempt.attempt_number)
+            reason = attempt.failure_reason or "Airbyte gave no reason"
+            partial = " after committing part of the data" if attempt.partial_success else ""
+            self.log.warning(
+                f"Airbyte job {job.job_id} of {self.label}: attempt "
+                f"{attempt.attempt_number + 1} failed{partial}: {reason}"
+            )
+
+    def _heartbeat(self, job: AirbyteJob, elapsed: float) -> None:
+        """A "still running" line: time waited, and records and bytes so far where known.
+
+        From ``connections/sync_progress`` where the server has it (live numbers), else from
+        the job's current attempt.
+        """
+        records: int | None = None
+        size: int | None = None
+        progress = self.client.sync_progress(self.connection_id)
+        if progress is not None and progress.job_id == job.job_id:
+            records = _first(progress.records_emitted, progress.records_committed)
+            size = _first(progress.bytes_emitted, progress.bytes_committed)
+        if records is None and job.attempts:
+            current = job.attempts[-1]
+            records = _first(current.records_emitted, current.records_synced)
+            size = current.bytes_synced
+        numbers = []
+        if records is not None:
+            numbers.append(f"{records:,} records")
+        if size is not None:
+            numbers.append(human_bytes(size))
+        so_far = ", ".join(numbers) + " so far" if numbers else "no numbers from Airbyte yet"
+        attempt = f" (attempt {len(job.attempts)})" if len(job.attempts) > 1 else ""
+        self.log.info(
+            f"Airbyte job {job.job_id} of {self.label} still {job.status}{attempt} after "
+            f"{human_duration(elapsed)}: {so_far}."
+        )
 
     def _refine(self, plan: PollPlan, now: float, history: SyncHistory) -> PollPlan:
         """The sync runs past its expected end: ask how far it got and predict the end."""
@@ -451,6 +552,30 @@ class _Waiter:
             so_far = progress.records_committed
         refined = refine_expected(now, so_far, history.records)
         return plan if refined is None else plan.with_expected(refined)
+
+
+def _first(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _summary(job: AirbyteJob, label: str) -> str:
+    """The end of a sync in one line: time, attempts, and what each stream moved."""
+    took = f" in {human_duration(job.duration_seconds)}" if job.duration_seconds is not None else ""
+    attempts = f" ({len(job.attempts)} attempts)" if len(job.attempts) > 1 else ""
+    head = f"Airbyte job {job.job_id} of {label} {job.status}{took}{attempts}"
+    if not job.stream_stats:
+        total = f"{job.rows_synced:,} records in all" if job.rows_synced is not None else ""
+        return f"{head}: per-stream numbers unknown{'; ' + total if total else ''}."
+    parts = []
+    for stats in sorted(job.stream_stats, key=lambda s: (s.stream_namespace or "", s.stream_name)):
+        records = _first(stats.records_committed, stats.records_emitted)
+        text = (
+            f"{stats.stream_name} {records:,} records" if records is not None else stats.stream_name
+        )
+        if stats.bytes_committed is not None:
+            text += f" ({human_bytes(stats.bytes_committed)})"
+        parts.append(text)
+    return f"{head}: " + ", ".join(parts) + "."
 
 
 def _records_so_far(job: AirbyteJob) -> int | None:
@@ -581,6 +706,11 @@ def _unsynced(
     return missing
 
 
+def spec_connection_name(specs: Sequence[dg.AssetSpec]) -> str | None:
+    """The connection's name as the definitions know it (for log lines)."""
+    return AirbyteSpecMetadata.of(specs[0].metadata).connection_name if specs else None
+
+
 def spec_connection_id(specs: Sequence[dg.AssetSpec]) -> str:
     ids = {AirbyteSpecMetadata.of(spec.metadata).connection_id for spec in specs}
     if len(ids) != 1 or None in ids:
@@ -645,7 +775,8 @@ def _results(
         )
         raise AirbyteSyncFailure(
             AirbyteStaleStateError(
-                f"Airbyte job {job.job_id} of connection {connection_id} did not sync stream(s) "
+                f"Airbyte job {job.job_id} of "
+                f"{connection_label(connection_id, spec_connection_name(specs))} did not sync stream(s) "
                 f"{names}: they are no longer selected in the connection. Refresh the saved "
                 "state (`dagster-airbyte-assets refresh-state -f <definitions file>`); those "
                 "assets were not marked materialized.",
@@ -662,6 +793,7 @@ def _wait_settings(workspace: AirbyteWorkspace) -> dict[str, Any]:
         "poll_timeout": workspace.poll_timeout,
         "cancel_on_termination": workspace.cancel_on_termination,
         "outage_timeout": workspace.outage_timeout,
+        "heartbeat_interval": workspace.heartbeat_interval,
     }
 
 
@@ -681,6 +813,7 @@ def sync_and_materialize(
             connection_id,
             log=context.log,
             sync_modes=stream_sync_modes(specs),
+            connection_name=spec_connection_name(specs),
             **_wait_settings(workspace),
         )
     except AirbyteError as exc:
@@ -758,6 +891,7 @@ def sync_connections_and_materialize(
     }
     client = workspace.get_client()
     settings = _wait_settings(workspace)
+    labels = _labels(wanted)
     stop = threading.Event()
     messages: queue.Queue[_Message] = queue.Queue()
     log = _QueuedLog(messages)
@@ -774,6 +908,7 @@ def sync_connections_and_materialize(
                 log=log,
                 sleep=interruptible_sleep,
                 sync_modes=stream_sync_modes(wanted[cid]),
+                connection_name=labels[cid],
                 **settings,
             )
             messages.put(_Synced(cid, job))
@@ -811,7 +946,7 @@ def sync_connections_and_materialize(
                     stale.append(failure)
             elif isinstance(message, _SyncFailed):
                 failures.append((message.connection_id, message.error))
-                context.log.error(f"Airbyte connection {message.connection_id}: {message.error}")
+                context.log.error(f"Airbyte {labels[message.connection_id]}: {message.error}")
             elif isinstance(message.error, AirbyteError):
                 failures.append((message.connection_id, message.error))
             else:
@@ -824,7 +959,14 @@ def sync_connections_and_materialize(
     if len(failures) == 1:
         raise AirbyteSyncFailure(failures[0][1])
     if failures:
-        summary = "; ".join(f"{cid}: {exc}" for cid, exc in failures)
+        summary = "; ".join(f"{labels.get(cid, cid)}: {exc}" for cid, exc in failures)
         raise AirbyteSyncFailure(
             AirbyteJobError(f"{len(failures)} of {len(wanted)} Airbyte syncs failed: {summary}")
         )
+
+
+def _labels(wanted: Mapping[str, Sequence[dg.AssetSpec]]) -> dict[str, str]:
+    """``connection 'Name'`` per connection; with a short id where two share a name."""
+    names = {cid: spec_connection_name(specs) for cid, specs in wanted.items()}
+    shared = {n for n in names.values() if list(names.values()).count(n) > 1}
+    return {cid: connection_label(cid, name, with_id=name in shared) for cid, name in names.items()}

@@ -135,6 +135,7 @@ def _execution_metadata(
     return dict(
         AirbyteSpecMetadata(
             connection_id=props.connection.connection_id,
+            connection_name=props.connection.name,
             connection_status=props.connection.status,
             workspace_id=snapshot.workspace_id,
             stream_name=props.stream.name,

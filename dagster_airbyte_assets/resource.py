@@ -49,7 +49,7 @@ from dagster import ConfigurableResource, EnvVar
 from dagster_shared.utils.cached_method import cached_method
 from pydantic import Field, SecretStr, model_validator
 
-from dagster_airbyte_assets._sync import DEFAULT_OUTAGE_TIMEOUT
+from dagster_airbyte_assets._sync import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_OUTAGE_TIMEOUT
 from dagster_airbyte_assets.client import (
     AirbyteClient,
     BearerTokenAuth,
@@ -166,7 +166,13 @@ def check_settings(values: Mapping[str, Any]) -> None:
             )
     if ":" in str(present.get("username") or ""):
         raise AirbyteConfigurationError("`username` must not contain ':' (HTTP basic auth)")
-    for name in ("request_timeout", "retry_timeout", "poll_interval", "outage_timeout"):
+    for name in (
+        "request_timeout",
+        "retry_timeout",
+        "poll_interval",
+        "outage_timeout",
+        "heartbeat_interval",
+    ):
         if name in present:
             _number(name, present[name])
     if "poll_timeout" in present:
@@ -346,6 +352,13 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
         description=(
             "Seconds a wait rides out an unreachable or failing Airbyte before the step fails; "
             "the job is never cancelled for an outage."
+        ),
+    )
+    heartbeat_interval: float = Field(
+        default=DEFAULT_HEARTBEAT_INTERVAL,
+        description=(
+            "Seconds between two 'still running' log lines (time, records and bytes so far) "
+            "while a sync runs."
         ),
     )
     cancel_on_termination: bool = Field(

@@ -6,6 +6,7 @@ the server side too.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,59 @@ def test_table_names_are_fully_qualified_as_dbt_and_duckdb_name_them(
             # The name as written resolves in DuckDB itself, fully qualified.
             count = con.execute(f"select count(*) from {table_name}").fetchone()
             assert count is not None and count[0] > 0
+
+
+def _local_post(server: Any, path: str, body: dict[str, Any]) -> None:
+    httpx.post(f"{server.url}/_local/{path}", json=body, timeout=30).raise_for_status()
+
+
+def _run_log(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    return [e.user_message for e in instance.all_logs(run_id) if not e.is_dagster_event]
+
+
+def test_a_running_sync_says_how_far_it_got_and_how_it_ended(
+    local_airbyte: Any, tmp_path: Path
+) -> None:
+    cid = local_airbyte.sample_connection_id
+    name = _config_post(local_airbyte, "connections/get", {"connectionId": cid})["name"]
+    _local_post(local_airbyte, f"connections/{cid}/sync_duration", {"seconds": 3})
+    _local_post(
+        local_airbyte, f"connections/{cid}/fail_next_attempts", {"count": 1, "message": "hiccup"}
+    )
+    workspace = AirbyteWorkspace(url=local_airbyte.url, poll_interval=1.0, heartbeat_interval=0.5)
+    assets = build_airbyte_assets_definitions(
+        workspace=workspace, state_path=tmp_path / "state.json"
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(assets, resources={"airbyte": workspace}, instance=instance)
+        assert result.success
+        lines = _run_log(instance, result.run_id)
+    [job] = _sync_jobs(local_airbyte)
+    job_id = job["job"]["id"]
+    me = f"Airbyte job {job_id} of connection {name!r}"
+
+    # Heartbeats while it runs, with the numbers so far.
+    beats = [line for line in lines if line.startswith(f"{me} still running")]
+    assert beats, lines
+    for line in beats:
+        assert re.fullmatch(
+            rf"{re.escape(me)} still running( \(attempt \d\))? after \d+\.\ds: "
+            r"(\d[\d,]* records, [\d.]+ (B|KiB|MiB) so far|no numbers from Airbyte yet)\.",
+            line,
+        ), line
+    # The failed attempt, once, with Airbyte's reason.
+    assert [line for line in lines if "failed" in line and "attempt" in line] == [
+        f"{me}: attempt 1 failed: hiccup"
+    ]
+    # "So far" never once the job has ended.
+    assert not [line for line in lines if "succeeded" in line and "so far" in line]
+    # A per-stream summary at the end, with the numbers the materializations carry.
+    [summary] = [line for line in lines if line.startswith(f"{me} succeeded in ")]
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        table = materialization.asset_key.path[-1]
+        synced = materialization.metadata[MetadataKeys.ROW_COUNT].value
+        assert re.search(rf"\b{table} {synced:,} records \([\d.]+ (B|KiB|MiB)\)", summary), summary
+    assert "(2 attempts)" in summary
+    # Connections by name: their id appears in no line.
+    assert not [line for line in lines if cid in line]
