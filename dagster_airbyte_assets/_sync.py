@@ -40,6 +40,7 @@ from dagster_airbyte_assets._poll import (
     expected_from_history,
     refine_expected,
 )
+from dagster_airbyte_assets._row_counts import TableRowCounter, table_row_count
 from dagster_airbyte_assets._units import human_bytes, human_duration
 from dagster_airbyte_assets.client import (
     AirbyteClient,
@@ -614,8 +615,13 @@ def materialize_results(
     *,
     job_url: str | None = None,
     log: Log | None = None,
+    table_rows: Mapping[dg.AssetKey, int] | None = None,
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """One ``MaterializeResult`` per stream asset, with what Airbyte reported for that stream.
+
+    ``airbyte/records_synced`` is what the sync committed for the stream; ``dagster/row_count``
+    the table's size where it is known (``table_rows``, counted in the destination, or a full
+    refresh overwrite: see ``_row_counts``).
 
     A stream the job did not report gets no made-up numbers: its result says
     ``airbyte/stats_reported: False`` and a warning says why. Attempts are counted only where
@@ -652,13 +658,16 @@ def materialize_results(
         else:
             metadata[MetadataKeys.STATS_REPORTED] = True
             if stats.records_committed is not None:
-                metadata[MetadataKeys.ROW_COUNT] = stats.records_committed
+                metadata[MetadataKeys.RECORDS_SYNCED] = stats.records_committed
                 if stats.records_committed == 0 and job.failed_attempts:
                     empty_after_failure.append(name)
             if stats.bytes_committed is not None:
                 metadata[MetadataKeys.BYTES_COMMITTED] = stats.bytes_committed
             if stats.records_emitted is not None:
                 metadata[MetadataKeys.RECORDS_EMITTED] = stats.records_emitted
+        rows = table_row_count(spec, stats.records_committed if stats else None, table_rows or {})
+        if rows is not None:
+            metadata[MetadataKeys.ROW_COUNT] = rows
         yield dg.MaterializeResult(asset_key=spec.key, metadata=metadata)
     if unreported:
         out.warning(
@@ -744,6 +753,7 @@ def _results(
     job: AirbyteJob,
     specs: Sequence[dg.AssetSpec],
     log: Log,
+    counter: TableRowCounter | None = None,
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """Selected streams get a ``MaterializeResult``; streams that synced unselected, an event.
 
@@ -756,7 +766,8 @@ def _results(
     synced_specs = [spec for spec in specs if spec.key not in stale_keys]
     url = _job_url(client, specs, connection_id, job.job_id)
     selected = context.selected_asset_keys
-    for result in materialize_results(job, synced_specs, job_url=url, log=log):
+    rows = counter.count(connection_id, synced_specs) if counter is not None else {}
+    for result in materialize_results(job, synced_specs, job_url=url, log=log, table_rows=rows):
         assert result.asset_key is not None
         if result.asset_key in selected:
             yield result
@@ -798,7 +809,9 @@ def _wait_settings(workspace: AirbyteWorkspace) -> dict[str, Any]:
 
 
 def sync_and_materialize(
-    context: dg.AssetExecutionContext, workspace: AirbyteWorkspace
+    context: dg.AssetExecutionContext,
+    workspace: AirbyteWorkspace,
+    row_counter: TableRowCounter | None = None,
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """Sync the connection behind ``context``'s assets and yield one result per stream asset.
 
@@ -820,7 +833,8 @@ def sync_and_materialize(
         raise AirbyteSyncFailure(
             exc, job_url=_job_url(client, specs, connection_id, exc.job_id)
         ) from exc
-    yield from _results(context, client, job, specs, context.log)
+    counter = row_counter if workspace.fetch_row_counts else None
+    yield from _results(context, client, job, specs, context.log, counter)
 
 
 # -- many connections from one step --------------------------------------------------------------
@@ -874,6 +888,7 @@ def sync_connections_and_materialize(
     context: dg.AssetExecutionContext,
     workspace: AirbyteWorkspace,
     max_concurrent_syncs: int = 32,
+    row_counter: TableRowCounter | None = None,
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """Sync every connection with a selected asset concurrently, from this one step.
 
@@ -940,7 +955,12 @@ def sync_connections_and_materialize(
             if isinstance(message, _Synced):
                 try:
                     yield from _results(
-                        context, client, message.job, wanted[message.connection_id], context.log
+                        context,
+                        client,
+                        message.job,
+                        wanted[message.connection_id],
+                        context.log,
+                        row_counter if workspace.fetch_row_counts else None,
                     )
                 except AirbyteSyncFailure as failure:
                     stale.append(failure)

@@ -25,6 +25,7 @@ from dagster import AssetExecutionContext
 
 from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
 from dagster_airbyte_assets._names import definition_name, unique_names
+from dagster_airbyte_assets._row_counts import TableRowCounter
 from dagster_airbyte_assets._state import (
     REFRESH_ENV,
     AirbyteWorkspaceSnapshot,
@@ -141,6 +142,7 @@ def _execution_metadata(
             stream_name=props.stream.name,
             stream_namespace=props.stream.namespace or None,
             sync_mode=props.stream.sync_mode,
+            destination_sync_mode=props.stream.destination_sync_mode,
         )
     )
 
@@ -233,21 +235,35 @@ def assets_from_snapshot(
     specs_by_connection = _specs_for_connections(
         snapshot, translator or DagsterAirbyteTranslator(), connection_selector
     )
+    counter = _row_counter(snapshot)
     if one_step:
         if not specs_by_connection:
             return []
         all_specs = [spec for specs in specs_by_connection.values() for spec in specs]
-        return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs)]
+        return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs, counter)]
     connections = {c.connection_id: c for c in snapshot.connections}
     names = _op_names(connections, specs_by_connection)
     return [
-        _connection_assets(names[cid], specs, resource_key)
+        _connection_assets(names[cid], specs, resource_key, counter)
         for cid, specs in specs_by_connection.items()
     ]
 
 
+def _row_counter(snapshot: AirbyteWorkspaceSnapshot) -> TableRowCounter:
+    """Where each connection's tables can be counted, from the snapshot (no Airbyte call)."""
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for connection in snapshot.connections:
+        destination = snapshot.destinations.get(connection.destination_id)
+        if destination is not None:
+            found[connection.connection_id] = (
+                destination.destination_type,
+                destination.destination_path,
+            )
+    return TableRowCounter.from_destinations(found)
+
+
 def _connection_assets(
-    name: str, specs: Sequence[dg.AssetSpec], resource_key: str
+    name: str, specs: Sequence[dg.AssetSpec], resource_key: str, counter: TableRowCounter
 ) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=name,
@@ -258,13 +274,16 @@ def _connection_assets(
     # No `from __future__ import annotations` in this module: Dagster inspects this hint at
     # definition time and does not resolve string annotations.
     def _sync_connection(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
-        yield from sync_and_materialize(context, getattr(context.resources, resource_key))
+        yield from sync_and_materialize(context, getattr(context.resources, resource_key), counter)
 
     return _sync_connection
 
 
 def _workspace_assets(
-    specs: Sequence[dg.AssetSpec], resource_key: str, max_concurrent_syncs: int
+    specs: Sequence[dg.AssetSpec],
+    resource_key: str,
+    max_concurrent_syncs: int,
+    counter: TableRowCounter,
 ) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name="airbyte_sync_connections",
@@ -274,7 +293,7 @@ def _workspace_assets(
     )
     def _sync_connections(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         yield from sync_connections_and_materialize(
-            context, getattr(context.resources, resource_key), max_concurrent_syncs
+            context, getattr(context.resources, resource_key), max_concurrent_syncs, counter
         )
 
     return _sync_connections

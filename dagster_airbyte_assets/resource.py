@@ -354,6 +354,14 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
             "the job is never cancelled for an outage."
         ),
     )
+    fetch_row_counts: bool = Field(
+        default=True,
+        description=(
+            "After a sync, count each stream table's rows in the destination where this "
+            "process can read it (a DuckDB file on this machine) for dagster/row_count; "
+            "False: only full-refresh overwrite streams get a row count (their rows synced)."
+        ),
+    )
     heartbeat_interval: float = Field(
         default=DEFAULT_HEARTBEAT_INTERVAL,
         description=(

@@ -55,7 +55,7 @@ class MetadataKeys:
     STREAM_NAMESPACE = AirbyteSpecMetadata.key("stream_namespace")
     DESTINATION_TYPE = "airbyte/destination_type"
     SYNC_MODE = AirbyteSpecMetadata.key("sync_mode")
-    DESTINATION_SYNC_MODE = "airbyte/destination_sync_mode"
+    DESTINATION_SYNC_MODE = AirbyteSpecMetadata.key("destination_sync_mode")
     CURSOR_FIELD = "airbyte/cursor_field"
     PRIMARY_KEY = "airbyte/primary_key"
     JSON_SCHEMA_HASH = AirbyteSpecMetadata.key("json_schema_hash")
@@ -68,6 +68,8 @@ class MetadataKeys:
     BYTES_COMMITTED = "airbyte/bytes_committed"
     RECORDS_EMITTED = "airbyte/records_emitted"
     STATS_REPORTED = "airbyte/stats_reported"
+    RECORDS_SYNCED = "airbyte/records_synced"
+    """Records this sync committed for the stream (``dagster/row_count`` is the table's size)."""
     JOB_ROWS_SYNCED = "airbyte/job_rows_synced"
     JOB_BYTES_SYNCED = "airbyte/job_bytes_synced"
     ROW_COUNT = "dagster/row_count"

@@ -167,8 +167,68 @@ def test_a_running_sync_says_how_far_it_got_and_how_it_ended(
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
         table = materialization.asset_key.path[-1]
-        synced = materialization.metadata[MetadataKeys.ROW_COUNT].value
+        synced = materialization.metadata[MetadataKeys.RECORDS_SYNCED].value
         assert re.search(rf"\b{table} {synced:,} records \([\d.]+ (B|KiB|MiB)\)", summary), summary
     assert "(2 attempts)" in summary
     # Connections by name: their id appears in no line.
     assert not [line for line in lines if cid in line]
+
+
+def _sync_meta(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    return {
+        e.materialization.asset_key.path[-1]: {
+            k: v.value for k, v in e.materialization.metadata.items()
+        }
+        for e in result.get_asset_materialization_events()
+    }
+
+
+def test_row_count_is_the_tables_size_and_records_synced_what_the_sync_moved(
+    local_airbyte: Any, tmp_path: Path
+) -> None:
+    cid = local_airbyte.sample_connection_id
+    path = _duckdb_path(local_airbyte)
+
+    def tables() -> dict[str, int]:
+        with duckdb.connect(path, read_only=True) as con:
+            return {
+                t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]  # type: ignore[index]
+                for t in ("customers", "orders", "products")
+            }
+
+    def run(name: str, **settings: Any) -> dict[str, dict[str, Any]]:
+        workspace = AirbyteWorkspace(url=local_airbyte.url, poll_interval=1.0, **settings)
+        assets = build_airbyte_assets_definitions(
+            workspace=workspace, state_path=tmp_path / f"{name}.json"
+        )
+        result = dg.materialize(assets, resources={"airbyte": workspace})
+        assert result.success
+        return _sync_meta(result)
+
+    run("first")
+    before = tables()
+    # Incremental append, counting switched off: the table's size is unknown here, so no
+    # dagster/row_count at all (never the rows synced in its place).
+    second = run("second", fetch_row_counts=False)
+    after = tables()
+    for table, meta in second.items():
+        assert meta[MetadataKeys.RECORDS_SYNCED] == after[table] - before[table]
+        assert MetadataKeys.ROW_COUNT not in meta
+    # Counting on (the default): the table's size, read in the destination.
+    third = run("third")
+    now = tables()
+    for table, meta in third.items():
+        assert meta[MetadataKeys.ROW_COUNT] == now[table]
+        assert meta[MetadataKeys.RECORDS_SYNCED] == now[table] - after[table]
+
+    # Full refresh | overwrite: the rows synced are the table, known without counting.
+    connection = _config_post(local_airbyte, "connections/get", {"connectionId": cid})
+    catalog = connection["syncCatalog"]
+    for stream in catalog["streams"]:
+        stream["config"].update(syncMode="full_refresh", destinationSyncMode="overwrite")
+    _config_post(local_airbyte, "connections/update", {"connectionId": cid, "syncCatalog": catalog})
+    overwritten = run("overwrite", fetch_row_counts=False)
+    final = tables()
+    for table, meta in overwritten.items():
+        assert meta[MetadataKeys.ROW_COUNT] == meta[MetadataKeys.RECORDS_SYNCED] == final[table]
+    assert len(_sync_jobs(local_airbyte)) == 4
