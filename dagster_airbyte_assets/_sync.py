@@ -637,7 +637,8 @@ def materialize_results(
         if job.partial_success:
             common[MetadataKeys.PARTIAL_SUCCESS] = True
     if job.duration_seconds is not None:
-        common[MetadataKeys.DURATION_S] = round(job.duration_seconds, 3)
+        # Float seconds (Airbyte's timestamps are whole seconds; never an int 0 for a short sync)
+        common[MetadataKeys.DURATION_S] = dg.MetadataValue.float(round(job.duration_seconds, 3))
     if job_url:
         common[MetadataKeys.JOB_URL] = dg.MetadataValue.url(job_url)
     if job.stats_source is None:
@@ -663,6 +664,7 @@ def materialize_results(
                     empty_after_failure.append(name)
             if stats.bytes_committed is not None:
                 metadata[MetadataKeys.BYTES_COMMITTED] = stats.bytes_committed
+                metadata[MetadataKeys.SIZE_COMMITTED] = human_bytes(stats.bytes_committed)
             if stats.records_emitted is not None:
                 metadata[MetadataKeys.RECORDS_EMITTED] = stats.records_emitted
         rows = table_row_count(spec, stats.records_committed if stats else None, table_rows or {})
@@ -738,13 +740,20 @@ def stream_sync_modes(specs: Sequence[dg.AssetSpec]) -> dict[tuple[str, str | No
     return modes
 
 
-def _job_url(
-    client: AirbyteClient, specs: Sequence[dg.AssetSpec], connection_id: str, job_id: int | None
-) -> str | None:
-    workspace_id = AirbyteSpecMetadata.of(specs[0].metadata).workspace_id if specs else None
-    if not workspace_id or job_id is None:
+def job_url(specs: Sequence[dg.AssetSpec], job: AirbyteJob | None) -> str | None:
+    """The job's page in Airbyte's UI, opened at its last attempt (the one that succeeded).
+
+    Built from the connection's page on the specs (``airbyte/connection_url``), as the real
+    UI links a job: ``.../connections/<id>/job-history#<job id>::<attempt number>``.
+    """
+    if job is None or not specs:
         return None
-    return client.job_ui_url(workspace_id, connection_id, job_id)
+    value = specs[0].metadata.get(MetadataKeys.CONNECTION_URL)
+    connection_url = str(getattr(value, "value", value) or "")
+    if not connection_url.endswith("/status"):
+        return None
+    attempt = job.attempts[-1].attempt_number if job.attempts else 0
+    return f"{connection_url.removesuffix('/status')}/job-history#{job.job_id}::{attempt}"
 
 
 def _results(
@@ -764,7 +773,7 @@ def _results(
     stale = _unsynced(client, job, specs, log)
     stale_keys = {spec.key for spec in stale}
     synced_specs = [spec for spec in specs if spec.key not in stale_keys]
-    url = _job_url(client, specs, connection_id, job.job_id)
+    url = job_url(specs, job)
     selected = context.selected_asset_keys
     rows = counter.count(connection_id, synced_specs) if counter is not None else {}
     for result in materialize_results(job, synced_specs, job_url=url, log=log, table_rows=rows):
@@ -830,9 +839,7 @@ def sync_and_materialize(
             **_wait_settings(workspace),
         )
     except AirbyteError as exc:
-        raise AirbyteSyncFailure(
-            exc, job_url=_job_url(client, specs, connection_id, exc.job_id)
-        ) from exc
+        raise AirbyteSyncFailure(exc, job_url=job_url(specs, getattr(exc, "job", None))) from exc
     counter = row_counter if workspace.fetch_row_counts else None
     yield from _results(context, client, job, specs, context.log, counter)
 

@@ -138,7 +138,6 @@ def _execution_metadata(
             connection_id=props.connection.connection_id,
             connection_name=props.connection.name,
             connection_status=props.connection.status,
-            workspace_id=snapshot.workspace_id,
             stream_name=props.stream.name,
             stream_namespace=props.stream.namespace or None,
             sync_mode=props.stream.sync_mode,

@@ -197,7 +197,11 @@ def _check_result(
             asset_key=spec.key,
             check_name=check_name,
             passed=True,
-            description="Columns unchanged (the JSON schema changed elsewhere).",
+            description=(
+                "Columns unchanged (the JSON schema changed elsewhere)."
+                if expected_hash is not None
+                else "The stream's columns are unchanged."
+            ),
             metadata=metadata,
         )
     return dg.AssetCheckResult(

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
-from dagster_airbyte_assets._sync import materialize_results, stream_sync_modes
+from dagster_airbyte_assets._sync import job_url, materialize_results, stream_sync_modes
 from dagster_airbyte_assets.client import AirbyteClient, AirbyteJob
 from dagster_airbyte_assets.translator import MetadataKeys, specs_by_connection
 
@@ -272,7 +272,8 @@ def build_airbyte_sync_sensor(
     def _airbyte_sync_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor = SyncSensorCursor.from_json(context.cursor, start_from or datetime.now(UTC))
         client = workspace.get_client()
-        workspace_id = next(
+        # Only narrows the Public API's listing; without it, jobs are listed per connection.
+        workspace_id = _configured_workspace_id(workspace) or next(
             (
                 meta.workspace_id
                 for specs in connection_specs.values()
@@ -327,12 +328,8 @@ def build_airbyte_sync_sensor(
             detailed = (
                 client.get_job_report(job, stream_sync_modes(specs)) if job.succeeded else job
             )
-            job_url = (
-                client.job_ui_url(workspace_id, job.connection_id, job.job_id)
-                if workspace_id
-                else None
-            )
-            reported = _external_events(detailed, specs, job_url, names.get(job.connection_id))
+            url = job_url(specs, detailed)
+            reported = _external_events(detailed, specs, url, names.get(job.connection_id))
             events.extend(reported)
             kind = "materializations" if job.succeeded else "observations"
             streams = _streams_label(specs)
@@ -358,6 +355,12 @@ def build_airbyte_sync_sensor(
         )
 
     return _airbyte_sync_sensor
+
+
+def _configured_workspace_id(workspace: AirbyteWorkspace) -> str | None:
+    value = workspace.workspace_id
+    resolved = value.get_value() if isinstance(value, dg.EnvVar) else value
+    return str(resolved) if resolved else None
 
 
 def _job_time(job: AirbyteJob) -> datetime:

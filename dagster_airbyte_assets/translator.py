@@ -66,6 +66,8 @@ class MetadataKeys:
     PARTIAL_SUCCESS = "airbyte/partial_success"
     DURATION_S = "airbyte/duration_s"
     BYTES_COMMITTED = "airbyte/bytes_committed"
+    SIZE_COMMITTED = "airbyte/size_committed"
+    """``bytes_committed`` for people: ``"19.9 KiB"``."""
     RECORDS_EMITTED = "airbyte/records_emitted"
     STATS_REPORTED = "airbyte/stats_reported"
     RECORDS_SYNCED = "airbyte/records_synced"
@@ -344,8 +346,6 @@ class DagsterAirbyteTranslator:
         schema = column_schema_from_json_schema(json_schema)
         if schema is not None:
             metadata[MetadataKeys.COLUMN_SCHEMA] = schema
-        if json_schema:
-            metadata[MetadataKeys.JSON_SCHEMA_HASH] = json_schema_hash(json_schema)
         return metadata
 
 

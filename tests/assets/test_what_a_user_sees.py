@@ -232,3 +232,40 @@ def test_row_count_is_the_tables_size_and_records_synced_what_the_sync_moved(
     for table, meta in overwritten.items():
         assert meta[MetadataKeys.ROW_COUNT] == meta[MetadataKeys.RECORDS_SYNCED] == final[table]
     assert len(_sync_jobs(local_airbyte)) == 4
+
+
+def test_metadata_reads_well_and_links_the_attempt_that_succeeded(
+    local_airbyte: Any, tmp_path: Path
+) -> None:
+    cid = local_airbyte.sample_connection_id
+    _local_post(
+        local_airbyte, f"connections/{cid}/fail_next_attempts", {"count": 1, "message": "hiccup"}
+    )
+    assets, result = _materialize(local_airbyte, tmp_path)
+    [job] = _sync_jobs(local_airbyte)
+    attempts = [a["id"] for a in job["attempts"]]
+    assert len(attempts) == 2
+    noise = {"airbyte/workspace_id", "airbyte/json_schema_hash"}
+    for spec in (s for a in assets for s in a.specs):
+        assert noise.isdisjoint(spec.metadata), spec.metadata.keys()
+    events = result.get_asset_materialization_events()
+    assert len(events) == 3
+    for event in events:
+        metadata = event.materialization.metadata
+        assert noise.isdisjoint(metadata)
+        # The link opens the attempt that succeeded, as Airbyte's UI links it.
+        url = metadata[MetadataKeys.JOB_URL].value
+        assert isinstance(url, str)
+        assert url.endswith(f"/connections/{cid}/job-history#{job['job']['id']}::{attempts[-1]}")
+        # Seconds as a float, whatever Airbyte's whole-second timestamps give.
+        duration = metadata[MetadataKeys.DURATION_S]
+        assert isinstance(duration, dg.FloatMetadataValue)
+        assert duration.value == float(job["job"]["updatedAt"] - job["job"]["createdAt"])
+        # Bytes for machines and for people.
+        size = metadata[MetadataKeys.BYTES_COMMITTED].value
+        assert isinstance(size, int) and size > 0
+        text = metadata[MetadataKeys.SIZE_COMMITTED].value
+        assert re.fullmatch(r"\d+(\.\d)? (B|KiB|MiB)", str(text)), text
+        number, unit = str(text).split()
+        scale = {"B": 1, "KiB": 1024, "MiB": 1024**2}[unit]
+        assert abs(float(number) * scale - size) <= 0.05 * scale
