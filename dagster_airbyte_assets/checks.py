@@ -160,7 +160,12 @@ def _check_result(
         )
     synced = synced_json_schema(stream) or {}
     current_hash = json_schema_hash(synced)
-    current = column_schema_from_json_schema(synced)
+    kind = spec.metadata.get(MetadataKeys.DESTINATION_TYPE)
+    destination_type = getattr(kind, "value", kind)
+    # Typed as the definitions type it (the destination's types), so only real changes show.
+    current = column_schema_from_json_schema(
+        synced, destination_type if isinstance(destination_type, str) else None
+    )
     metadata: dict[str, Any] = {MetadataKeys.JSON_SCHEMA_HASH: current_hash}
     if expected is None:
         return dg.AssetCheckResult(

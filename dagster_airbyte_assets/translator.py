@@ -22,6 +22,7 @@ from typing import Any
 
 import dagster as dg
 
+from dagster_airbyte_assets._column_types import TYPED_DESTINATIONS, destination_column_schema
 from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
 from dagster_airbyte_assets._names import airbyte_name, definition_name, destination_identifier
 from dagster_airbyte_assets.client import AirbyteConnection, AirbyteDestination, AirbyteStream
@@ -205,10 +206,19 @@ def synced_json_schema(stream: AirbyteStream) -> dict[str, Any] | None:
     return {**schema, "properties": {k: v for k, v in schema["properties"].items() if k in wanted}}
 
 
-def column_schema_from_json_schema(json_schema: Mapping[str, Any] | None) -> dg.TableSchema | None:
-    """A Dagster ``TableSchema`` from a stream's JSON schema (``None`` when it is unknown)."""
+def column_schema_from_json_schema(
+    json_schema: Mapping[str, Any] | None, destination_type: str | None = None
+) -> dg.TableSchema | None:
+    """A Dagster ``TableSchema`` from a stream's JSON schema (``None`` when it is unknown).
+
+    For the SQL destinations whose typing rules are known (PostgreSQL, DuckDB), the table's
+    columns in the destination's own types, Airbyte's ``_airbyte_*`` columns included
+    (``_column_types``); for others, the JSON schema's types.
+    """
     if not json_schema:
         return None
+    if destination_type in TYPED_DESTINATIONS:
+        return destination_column_schema(json_schema, destination_type)
     properties = json_schema.get("properties")
     if not isinstance(properties, Mapping):
         return None
@@ -343,7 +353,7 @@ class DagsterAirbyteTranslator:
         if stream.primary_key:
             metadata[MetadataKeys.PRIMARY_KEY] = ", ".join(".".join(k) for k in stream.primary_key)
         json_schema = synced_json_schema(stream)
-        schema = column_schema_from_json_schema(json_schema)
+        schema = column_schema_from_json_schema(json_schema, props.destination_type)
         if schema is not None:
             metadata[MetadataKeys.COLUMN_SCHEMA] = schema
         return metadata

@@ -269,3 +269,42 @@ def test_metadata_reads_well_and_links_the_attempt_that_succeeded(
         number, unit = str(text).split()
         scale = {"B": 1, "KiB": 1024, "MiB": 1024**2}[unit]
         assert abs(float(number) * scale - size) <= 0.05 * scale
+
+
+def test_columns_are_typed_as_the_destination_types_them(
+    local_airbyte: Any, tmp_path: Path
+) -> None:
+    assets, _ = _materialize(local_airbyte, tmp_path)
+    assert len(_sync_jobs(local_airbyte)) == 1
+    specs = {s.key.path[-1]: s for a in assets for s in a.specs}
+    orders = specs["orders"].metadata[MetadataKeys.COLUMN_SCHEMA].columns
+    # destination-duckdb's rules (airbyte_cdk.sql's SQLTypeConverter), Airbyte's columns last.
+    assert [(c.name, c.type) for c in orders] == [
+        ("id", "BIGINT"),
+        ("customer_id", "BIGINT"),
+        ("product_id", "BIGINT"),
+        ("quantity", "BIGINT"),
+        ("unit_price", "DECIMAL(38,9)"),
+        ("total", "DECIMAL(38,9)"),
+        ("status", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+        ("updated_at", "TIMESTAMP"),
+        ("_airbyte_raw_id", "VARCHAR"),
+        ("_airbyte_extracted_at", "TIMESTAMP"),
+        ("_airbyte_meta", "JSON"),
+    ]
+    # Every predicted column is a column of the table that landed, in its order. (The local
+    # Airbyte also writes _airbyte_generation_id, which destination-duckdb does not.)
+    with duckdb.connect(_duckdb_path(local_airbyte), read_only=True) as con:
+        for table, spec in specs.items():
+            landed = [
+                row[0]
+                for row in con.execute(
+                    "select column_name from information_schema.columns where "
+                    "table_schema = 'raw' and table_name = ? order by ordinal_position",
+                    [table],
+                ).fetchall()
+            ]
+            predicted = [c.name for c in spec.metadata[MetadataKeys.COLUMN_SCHEMA].columns]
+            assert [c for c in landed if c in predicted] == predicted
+            assert set(landed) - set(predicted) <= {"_airbyte_generation_id"}
