@@ -308,3 +308,32 @@ def test_columns_are_typed_as_the_destination_types_them(
             predicted = [c.name for c in spec.metadata[MetadataKeys.COLUMN_SCHEMA].columns]
             assert [c for c in landed if c in predicted] == predicted
             assert set(landed) - set(predicted) <= {"_airbyte_generation_id"}
+
+
+def test_heartbeat_without_a_progress_endpoint_reads_the_attempts(
+    local_airbyte_factory: Any, tmp_path: Path
+) -> None:
+    # Airbyte 0.50 has no connections/sync_progress: the numbers come from the job's attempt.
+    server = local_airbyte_factory(
+        seed="sample", test_controls=True, auth="none", airbyte_version="0.50"
+    )
+    cid = server.sample_connection_id
+    name = _config_post(server, "connections/get", {"connectionId": cid})["name"]
+    _local_post(server, f"connections/{cid}/sync_duration", {"seconds": 3})
+    workspace = AirbyteWorkspace(
+        url=server.config_api_url, poll_interval=1.0, heartbeat_interval=0.5
+    )
+    assets = build_airbyte_assets_definitions(
+        workspace=workspace, state_path=tmp_path / "state.json"
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(assets, resources={"airbyte": workspace}, instance=instance)
+        assert result.success
+        lines = _run_log(instance, result.run_id)
+    [job] = _sync_jobs(server)
+    me = f"Airbyte job {job['job']['id']} of connection {name!r}"
+    beats = [line for line in lines if line.startswith(f"{me} still running after ")]
+    assert beats, lines
+    assert all(line.endswith(" so far.") or "no numbers" in line for line in beats), beats
+    assert [line for line in lines if line.startswith(f"{me} succeeded in ")]
+    assert not [line for line in lines if cid in line]
