@@ -17,6 +17,7 @@ import httpx
 from dagster_airbyte_assets import (
     AirbyteWorkspace,
     build_airbyte_assets_definitions,
+    build_airbyte_schedules,
     build_airbyte_schema_drift_checks,
 )
 from dagster_airbyte_assets.translator import MetadataKeys
@@ -44,18 +45,25 @@ def _workspace(server: Any) -> AirbyteWorkspace:
     return AirbyteWorkspace(url=server.url, poll_interval=1.0)
 
 
-def _names(server: Any, tmp_path: Path) -> tuple[set[str], set[str], list[str]]:
-    assets = build_airbyte_assets_definitions(
-        workspace=_workspace(server), state_path=tmp_path / "state.json"
-    )
+def _names(server: Any, tmp_path: Path) -> tuple[set[str], set[str], set[str], list[str]]:
+    workspace = _workspace(server)
+    state = tmp_path / "state.json"
+    assets = build_airbyte_assets_definitions(workspace=workspace, state_path=state)
     checks = build_airbyte_schema_drift_checks(assets=assets)
+    name = _config_post(server, "connections/get", {"connectionId": server.sample_connection_id})[
+        "name"
+    ]
+    schedules = build_airbyte_schedules(
+        workspace=workspace, assets=assets, state_path=state, cron_overrides={name: "0 * * * *"}
+    )
     ids = [
         c["connectionId"]
         for c in _config_post(server, "connections/list", {"workspaceId": server.workspace_id})[
             "connections"
         ]
     ]
-    return {a.node_def.name for a in assets}, {c.node_def.name for c in checks}, ids
+    steps_and_checks = {a.node_def.name for a in assets}, {c.node_def.name for c in checks}
+    return *steps_and_checks, {s.name for s in schedules}, ids
 
 
 def test_step_and_check_names_carry_no_ids_and_are_the_same_on_every_machine(
@@ -66,12 +74,13 @@ def test_step_and_check_names_carry_no_ids_and_are_the_same_on_every_machine(
         server = local_airbyte_factory(seed="sample", test_controls=True, auth="none")
         _copy_of_sample(server, "copy_")
         machines.append(_names(server, tmp_path / str(n)))
-    (ops_1, checks_1, ids_1), (ops_2, checks_2, ids_2) = machines
+    (ops_1, checks_1, schedules_1, ids_1), (ops_2, checks_2, schedules_2, ids_2) = machines
     assert set(ids_1).isdisjoint(ids_2)  # two deployments, different ids...
     assert ops_1 == ops_2  # ...and the same step names
     assert checks_1 == checks_2
-    assert len(ops_1) == len(checks_1) == 2
-    for name in ops_1 | checks_1:
+    assert schedules_1 == schedules_2
+    assert len(ops_1) == len(checks_1) == len(schedules_1) == 2
+    for name in ops_1 | checks_1 | schedules_1:
         assert not any(i[:8] in name for i in ids_1 + ids_2), name
     base = min(ops_1, key=len)
     assert ops_1 == {base, f"{base}_2"}
