@@ -46,6 +46,7 @@ from dagster_airbyte_assets.client import (
     AirbyteClient,
     AirbyteJob,
     AirbyteStreamStats,
+    AirbyteSyncProgress,
     StartState,
     SyncHistory,
 )
@@ -363,7 +364,7 @@ class _Waiter:
         client: AirbyteClient,
         connection_id: str,
         *,
-        label: str,
+        label: str | None = None,
         heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
         poll_interval: float,
         poll_timeout: float | None,
@@ -374,9 +375,10 @@ class _Waiter:
     ) -> None:
         self.client = client
         self.connection_id = connection_id
-        self.label = label
+        self.label = label or connection_label(connection_id, None)
         self.heartbeat_interval = heartbeat_interval
         self._failed_said: set[int] = set()
+        self._progress_at: tuple[float, AirbyteSyncProgress | None] | None = None
         self.poll_interval = poll_interval
         self.poll_timeout = poll_timeout
         self.outage_timeout = outage_timeout
@@ -502,6 +504,18 @@ class _Waiter:
                 "version does not know; treating it as still running."
             )
 
+    def _progress(self) -> AirbyteSyncProgress | None:
+        """``connections/sync_progress``, asked at most once per poll interval.
+
+        The heartbeat and the end prediction share one answer instead of asking twice.
+        """
+        now = self.clock()
+        if self._progress_at is not None and now - self._progress_at[0] < self.poll_interval:
+            return self._progress_at[1]
+        progress = self.client.sync_progress(self.connection_id)
+        self._progress_at = (now, progress)
+        return progress
+
     def _log_failed_attempts(self, job: AirbyteJob) -> None:
         """Each failed attempt once, with Airbyte's reason (Airbyte retries it on its own)."""
         for attempt in job.attempts:
@@ -523,7 +537,7 @@ class _Waiter:
         """
         records: int | None = None
         size: int | None = None
-        progress = self.client.sync_progress(self.connection_id)
+        progress = self._progress()
         if progress is not None and progress.job_id == job.job_id:
             records = _first(progress.records_emitted, progress.records_committed)
             size = _first(progress.bytes_emitted, progress.bytes_committed)
@@ -545,7 +559,7 @@ class _Waiter:
 
     def _refine(self, plan: PollPlan, now: float, history: SyncHistory) -> PollPlan:
         """The sync runs past its expected end: ask how far it got and predict the end."""
-        progress = self.client.sync_progress(self.connection_id)
+        progress = self._progress()
         if progress is None:
             return plan
         so_far = progress.records_emitted

@@ -227,3 +227,53 @@ def test_an_outage_longer_than_outage_timeout_fails_without_cancelling() -> None
     assert "not cancelled" in str(caught.value)
     assert caught.value.job is not None and caught.value.job.job_id == 7
     assert 120.0 < airbyte.now < 200.0
+
+
+class _Recording:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, msg: str, /) -> Any:
+        self.lines.append(msg)
+
+    def warning(self, msg: str, /) -> Any:
+        self.lines.append(msg)
+
+
+def test_the_heartbeat_is_throttled_and_costs_at_most_one_call_per_interval() -> None:
+    # A 10-minute sync with no history, poll_interval 10 s, heartbeat every 30 s.
+    airbyte = _SimulatedAirbyte(ends_at=600.0, records_per_s=100.0)
+    log = _Recording()
+
+    def sleep(seconds: float) -> None:
+        airbyte.now += seconds
+
+    waiter = _Waiter(
+        airbyte,  # type: ignore[arg-type]
+        "c",
+        poll_interval=10.0,
+        poll_timeout=None,
+        outage_timeout=600.0,
+        sleep=sleep,
+        clock=lambda: airbyte.now,
+        log=log,
+        heartbeat_interval=30.0,
+    )
+    job = waiter.wait(airbyte._job(), SyncHistory(None), StartState())
+    assert job.succeeded
+    beats = [line for line in log.lines if " still running after " in line]
+    waited = [_seconds(line.split(" after ")[1].split(": ")[0]) for line in beats]
+    assert len(beats) == len(waited) >= 600 / 30 - 2
+    # Throttled (the whole seconds shown above a minute may round half a second away).
+    assert all(b - a >= 29.5 for a, b in itertools.pairwise(waited))
+    for line, at in zip(beats, waited, strict=True):
+        records = int(line.split(": ")[1].split(" records so far")[0].replace(",", ""))
+        assert abs(records - at * 100) <= 50  # the progress endpoint's count at that moment
+    assert airbyte.calls.count("sync_progress") == len(beats)
+    assert max(waited) < 600.0  # only while the job runs, never "so far" once it ended
+
+
+def _seconds(text: str) -> float:
+    """``"1m06s"`` or ``"8.0s"`` back to seconds."""
+    minutes, _, rest = text.rpartition("m")
+    return (float(minutes) * 60 if minutes else 0.0) + float(rest.rstrip("s"))
