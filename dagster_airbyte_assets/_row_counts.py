@@ -16,6 +16,7 @@ The rows the sync moved are ``airbyte/records_synced`` either way.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = ["TableRowCounter", "table_row_count"]
 logger = logging.getLogger("dagster_airbyte_assets")
 
 _TABLE_NAME = "dagster/table_name"
+_LOCK_WAIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class TableRowCounter:
             return {}
         counts: dict[dg.AssetKey, int] = {}
         try:
-            with duckdb.connect(path, read_only=True) as con:
+            with _open_read_only(duckdb, path) as con:
                 for spec in specs:
                     table = _qualified(spec.metadata.get(_TABLE_NAME))
                     if table is None:
@@ -81,6 +83,24 @@ class TableRowCounter:
         except duckdb.Error as exc:  # locked by a writer, unreadable...
             logger.debug("Cannot count rows in %s: %s", path, exc)
         return counts
+
+
+def _open_read_only(duckdb: Any, path: str) -> Any:
+    """A read-only connection; a file another sync is writing is waited for a few seconds.
+
+    DuckDB lets no reader in while a writer holds the file (several connections may write to
+    one file, one after the other); past the wait, the error goes up and no count is given.
+    """
+    delay, waited = 0.1, 0.0
+    while True:
+        try:
+            return duckdb.connect(path, read_only=True)
+        except duckdb.Error as exc:
+            if "lock" not in str(exc).lower() or waited >= _LOCK_WAIT:
+                raise
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 1.0)
 
 
 def _qualified(value: Any) -> str | None:
