@@ -74,7 +74,7 @@ __all__ = [
     "MIN_POLL_DELAY",
     "AirbyteSyncFailure",
     "PollPlan",
-    "SyncInterrupted",
+    "_SyncInterrupted",
     "materialize_results",
     "spec_connection_id",
     "stream_sync_modes",
@@ -131,7 +131,7 @@ def connection_label(connection_id: str, name: str | None, *, with_id: bool = Fa
     return f"connection {name!r}" + (f" ({connection_id[:8]})" if with_id else "")
 
 
-class SyncInterrupted(Exception):
+class _SyncInterrupted(Exception):
     """Raised by a waiter's ``sleep`` to stop waiting (and cancel the job) from outside."""
 
 
@@ -154,8 +154,8 @@ class AirbyteSyncFailure(dg.Failure):
 
 def _is_termination(exc: BaseException) -> bool:
     # KeyboardInterrupt, SystemExit, GeneratorExit and Dagster's DagsterExecutionInterruptedError
-    # are BaseExceptions; SyncInterrupted is how a thread is told to stop.
-    return isinstance(exc, SyncInterrupted) or not isinstance(exc, Exception)
+    # are BaseExceptions; _SyncInterrupted is how a thread is told to stop.
+    return isinstance(exc, _SyncInterrupted) or not isinstance(exc, Exception)
 
 
 def _check_settings(
@@ -934,7 +934,7 @@ def sync_connections_and_materialize(
 
     def interruptible_sleep(seconds: float) -> None:
         if stop.wait(seconds):
-            raise SyncInterrupted("the Dagster step stopped")
+            raise _SyncInterrupted("the Dagster step stopped")
 
     def run(cid: str) -> None:
         try:

@@ -272,7 +272,7 @@ def _connection_assets(
     )
     # No `from __future__ import annotations` in this module: Dagster inspects this hint at
     # definition time and does not resolve string annotations.
-    def _sync_connection(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+    def _sync_connection(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any]]:
         yield from sync_and_materialize(context, getattr(context.resources, resource_key), counter)
 
     return _sync_connection
@@ -290,7 +290,7 @@ def _workspace_assets(
         can_subset=True,
         required_resource_keys={resource_key},
     )
-    def _sync_connections(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+    def _sync_connections(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any]]:
         yield from sync_connections_and_materialize(
             context, getattr(context.resources, resource_key), max_concurrent_syncs, counter
         )

@@ -6,8 +6,8 @@ retry rules, the error mapping and the request counter hold everywhere.
 
 from __future__ import annotations
 
-import itertools
 import threading
+import weakref
 from typing import Any
 
 import httpx
@@ -71,6 +71,19 @@ def _looks_like_airbyte_error(body: Any) -> bool:
     )
 
 
+class _RequestCounter:
+    """httpx's request hook, kept apart from ``HttpCore`` so the hook holds no reference back to
+    it (the finalizer holds the ``httpx.Client``, and with it its hooks)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> None:
+        with self._lock:
+            self.value += 1
+
+
 class HttpCore:
     """Owns the ``httpx.Client`` (thread-safe, one connection pool for every caller)."""
 
@@ -86,9 +99,7 @@ class HttpCore:
     ) -> None:
         self.retry = retry
         self.auth_hint = auth_hint
-        self._counter = itertools.count(1)
-        self._count = 0
-        self._count_lock = threading.Lock()
+        self._requests = _RequestCounter()
         self.client = httpx.Client(
             auth=auth,
             timeout=httpx.Timeout(request_timeout),
@@ -97,20 +108,19 @@ class HttpCore:
             ),
             transport=transport,
             headers={"User-Agent": _USER_AGENT, "Accept": "application/json"},
-            event_hooks={"request": [self._count_request]},
+            event_hooks={"request": [self._requests]},
         )
-
-    def _count_request(self, request: httpx.Request) -> None:
-        with self._count_lock:
-            self._count += 1
+        # A client nobody closed (a resource dropped after loading definitions, say) closes its
+        # pooled sockets when it is collected, instead of leaking them until the process ends.
+        self._close_pool = weakref.finalize(self, self.client.close)
 
     @property
     def request_count(self) -> int:
         """HTTP requests sent so far (token requests and retries included)."""
-        return self._count
+        return self._requests.value
 
     def close(self) -> None:
-        self.client.close()
+        self._close_pool()
 
     def call(
         self,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
@@ -38,6 +39,8 @@ from .public_shapes import (
 from .service import Service, get_field, require_object
 from .store import TERMINAL_STATUSES
 
+_T = TypeVar("_T")
+
 __all__ = ["PREFIX", "build_router", "iso_duration", "iso_utc", "job_response"]
 
 PREFIX = "/api/public/v1"  # OSS; the Cloud profile serves the same routes under /v1
@@ -63,7 +66,8 @@ async def _body(request: Request, java_name: str) -> dict[str, Any]:
     return rq.bind(rq.Model(java_name, {}), await request.body())
 
 
-async def _blocking(fn: Any, *args: Any) -> Any:
+async def _blocking(fn: Callable[..., _T], *args: Any) -> _T:
+    """Run a blocking service call off the event loop (SQLite and connectors block)."""
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(fn, *args)
@@ -444,7 +448,12 @@ def _update(
     return actor_update(service, kind, actor_id, data, replace=replace)
 
 
-def _actor_routes(router: APIRouter, service: Service, kind: str, render: Any) -> None:
+def _actor_routes(
+    router: APIRouter,
+    service: Service,
+    kind: str,
+    render: Callable[[Service, dict[str, Any]], dict[str, Any]],
+) -> None:
     """``GET`` (list, one), ``POST``, ``PATCH``, ``PUT`` and ``DELETE`` for sources or destinations."""
     path = f"/{kind}/{{actor_id}}"
     id_key = f"{kind[:-1]}Id"

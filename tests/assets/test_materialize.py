@@ -225,19 +225,35 @@ def test_unknown_job_status_is_treated_as_running(local_airbyte: Any, tmp_path: 
         f"{local_airbyte.url}/_local/jobs/{job['id']}/force_status",
         json={"status": "waiting_for_capacity"},
     ).raise_for_status()
+    instance = dg.DagsterInstance.ephemeral()
+    unknown = "reports status 'waiting_for_capacity'"
+    jobs_before = len(_jobs(local_airbyte, connection_id))
 
-    def release() -> None:
-        time.sleep(2.5)
+    def saw_unknown_status() -> bool:
+        return any(
+            unknown in (entry.user_message or "")
+            for run in instance.get_runs()
+            for entry in instance.all_logs(run.run_id)
+        )
+
+    def release_once_seen() -> None:
+        # The job stays in the unknown status until the run has observed it, so the run cannot
+        # succeed without having waited through it.
+        deadline = time.monotonic() + 120
+        while not saw_unknown_status() and time.monotonic() < deadline:
+            time.sleep(0.1)
         httpx.post(
             f"{local_airbyte.url}/_local/jobs/{job['id']}/force_status", json={"status": None}
         ).raise_for_status()
 
-    releaser = threading.Thread(target=release)
+    releaser = threading.Thread(target=release_once_seen)
     releaser.start()
-    result = _materialize(assets, workspace)
+    result = _materialize(assets, workspace, instance=instance)
     releaser.join()
+    assert saw_unknown_status()
     assert result.success
     assert _row_counts(result)[dg.AssetKey(["raw", "orders"])][MetadataKeys.JOB_ID] == job["id"]
+    assert len(_jobs(local_airbyte, connection_id)) == jobs_before  # attached, started none
 
 
 def test_inactive_connection_is_flagged_at_load_and_refused_at_run(

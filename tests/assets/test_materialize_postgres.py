@@ -13,7 +13,8 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from dagster_airbyte_assets import AirbyteStream, AirbyteWorkspace, build_airbyte_assets_definitions
+from dagster_airbyte_assets import AirbyteWorkspace, build_airbyte_assets_definitions
+from dagster_airbyte_assets.client import AirbyteStream
 from dagster_airbyte_assets.translator import MetadataKeys
 
 pytestmark = pytest.mark.postgres

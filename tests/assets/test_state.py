@@ -20,13 +20,13 @@ from dagster._core.definitions.definitions_load_context import (
 from reconstruction import define, reconstruct_elsewhere
 
 from dagster_airbyte_assets import (
-    AirbyteConfigurationError,
     AirbyteWorkspace,
     build_airbyte_assets_definitions,
     build_airbyte_schedules,
     load_airbyte_asset_specs,
 )
 from dagster_airbyte_assets._state import STATE_DIR_ENV, decode_state, snapshot_metadata_key
+from dagster_airbyte_assets.errors import AirbyteConfigurationError
 
 SAMPLE_KEYS = {dg.AssetKey(["raw", t]) for t in ("customers", "products", "orders")}
 

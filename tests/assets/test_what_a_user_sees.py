@@ -99,7 +99,10 @@ def _materialize(server: Any, tmp_path: Path) -> tuple[list[dg.AssetsDefinition]
     assets = build_airbyte_assets_definitions(
         workspace=workspace, state_path=tmp_path / "state.json"
     )
-    result = dg.materialize(assets, resources={"airbyte": workspace})
+    # An instance of the test's own (disposed here): no temporary directory left to the GC.
+    (tmp_path / "dagster").mkdir(exist_ok=True)
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        result = dg.materialize(assets, resources={"airbyte": workspace}, instance=instance)
     assert result.success
     return assets, result
 
@@ -148,7 +151,7 @@ def test_a_running_sync_says_how_far_it_got_and_how_it_ended(
     assets = build_airbyte_assets_definitions(
         workspace=workspace, state_path=tmp_path / "state.json"
     )
-    with dg.DagsterInstance.ephemeral() as instance:
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         result = dg.materialize(assets, resources={"airbyte": workspace}, instance=instance)
         assert result.success
         lines = _run_log(instance, result.run_id)
@@ -210,7 +213,9 @@ def test_row_count_is_the_tables_size_and_records_synced_what_the_sync_moved(
         assets = build_airbyte_assets_definitions(
             workspace=workspace, state_path=tmp_path / f"{name}.json"
         )
-        result = dg.materialize(assets, resources={"airbyte": workspace})
+        (tmp_path / name).mkdir()
+        with dg.instance_for_test(temp_dir=str(tmp_path / name)) as instance:
+            result = dg.materialize(assets, resources={"airbyte": workspace}, instance=instance)
         assert result.success
         return _sync_meta(result)
 
@@ -335,7 +340,7 @@ def test_heartbeat_without_a_progress_endpoint_reads_the_attempts(
     assets = build_airbyte_assets_definitions(
         workspace=workspace, state_path=tmp_path / "state.json"
     )
-    with dg.DagsterInstance.ephemeral() as instance:
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         result = dg.materialize(assets, resources={"airbyte": workspace}, instance=instance)
         assert result.success
         lines = _run_log(instance, result.run_id)

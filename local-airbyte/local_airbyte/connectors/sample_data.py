@@ -198,7 +198,7 @@ class _Generator:
 
 
 def _int_option(config: dict[str, Any], key: str, default: int, minimum: int | None) -> int:
-    value = config.get(key, default)
+    value: object = config.get(key, default)
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
