@@ -16,6 +16,11 @@ By default they point at the local Airbyte that ``make demo`` / ``make ui`` / ``
 - ``AIRBYTE_POLL_INTERVAL``: upper bound in seconds between job polls (default 20)
 - ``AIRBYTE_CRON_OVERRIDES``: JSON object, connection name or id -> 5-field cron (UTC), for
   connections Airbyte does not schedule (or to replace Airbyte's schedule)
+- ``AIRBYTE_FRESHNESS_GRACE_MINUTES``: how long after its Airbyte schedule a sync may land before
+  the freshness checks call the data late (default 30)
+- ``AIRBYTE_POOL``: the Dagster concurrency pool of the sync steps (default ``airbyte``; empty: none)
+- ``AIRBYTE_FRESHNESS_MAX_AGE``: JSON object, connection name or id -> minutes: the age beyond
+  which its data is late, instead of its schedule's (the only way for a manual connection)
 - ``DAGSTER_FULL_REFRESH_CRON``: cron of the ``sync_and_transform`` schedule over the whole graph
   (default ``0 6 * * *``, stopped until turned on)
 - ``DAGSTER_AIRBYTE_DEMO_EXECUTOR``: ``multiprocess`` (default, a process per step) or
@@ -41,6 +46,7 @@ import logging
 import os
 import shutil
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +57,11 @@ from dagster_airbyte_assets._state import is_reconstruction
 from dagster_airbyte_assets.assets import load_airbyte_workspace_snapshot
 from dagster_airbyte_assets.checks import build_airbyte_schema_drift_checks
 from dagster_airbyte_assets.errors import AirbyteConfigurationError
+from dagster_airbyte_assets.freshness import (
+    build_airbyte_freshness_checks,
+    build_airbyte_freshness_sensor,
+)
+from dagster_airbyte_assets.maintenance import build_airbyte_maintenance_jobs
 from dagster_airbyte_assets.schedules import build_airbyte_schedules
 from dagster_airbyte_assets.sensor import build_airbyte_sync_sensor
 
@@ -81,6 +92,25 @@ def _cron_overrides() -> dict[str, str]:
     return {str(k): v for k, v in value.items()}
 
 
+def _freshness_max_ages() -> dict[str, timedelta]:
+    """``AIRBYTE_FRESHNESS_MAX_AGE``: connection name or id -> minutes (manual ones need it)."""
+    raw = os.environ.get("AIRBYTE_FRESHNESS_MAX_AGE", "").strip()
+    try:
+        value = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as exc:
+        raise AirbyteConfigurationError(
+            f"AIRBYTE_FRESHNESS_MAX_AGE is not JSON ({exc.msg}); expected "
+            '{"<connection name or id>": <minutes>}.'
+        ) from None
+    if not isinstance(value, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+    ):
+        raise AirbyteConfigurationError(
+            'AIRBYTE_FRESHNESS_MAX_AGE must be a JSON object: {"<connection name or id>": <minutes>}.'
+        )
+    return {str(k): timedelta(minutes=v) for k, v in value.items()}
+
+
 airbyte = AirbyteWorkspace(
     url=os.environ.get("AIRBYTE_URL", "http://127.0.0.1:8000"),
     api=os.environ.get("AIRBYTE_API") or None,
@@ -97,6 +127,9 @@ logger.info("Loading the Airbyte workspace")
 airbyte_assets = build_airbyte_assets_definitions(
     workspace=airbyte,
     refresh=os.environ.get("AIRBYTE_STATE_REFRESH", "always"),  # type: ignore[arg-type]
+    # Every sync step takes a slot of this Dagster pool: cap concurrent syncs against this
+    # Airbyte with `dagster instance concurrency set airbyte <n>` (no limit until set).
+    pool=os.environ.get("AIRBYTE_POOL", "airbyte") or None,
 )
 # The loader above just saved the snapshot: the builders below read it, no second fetch.
 airbyte_schedules = build_airbyte_schedules(
@@ -108,9 +141,26 @@ airbyte_schedules = build_airbyte_schedules(
 )
 airbyte_sync_sensor = build_airbyte_sync_sensor(workspace=airbyte, assets=airbyte_assets)
 airbyte_drift_checks = build_airbyte_schema_drift_checks(assets=airbyte_assets)
+# Late data, by each connection's own Airbyte schedule (syncs the sensor reports count too).
+airbyte_freshness_checks = build_airbyte_freshness_checks(
+    workspace=airbyte,
+    assets=airbyte_assets,
+    grace=timedelta(minutes=float(os.environ.get("AIRBYTE_FRESHNESS_GRACE_MINUTES", "30"))),
+    max_age_overrides=_freshness_max_ages(),
+    refresh="if_missing",
+)
+# Refresh / clear / reset per connection, launched by hand (clear and reset ask for confirmation).
+airbyte_maintenance_jobs = build_airbyte_maintenance_jobs(assets=airbyte_assets)
+airbyte_freshness_sensors = (
+    [build_airbyte_freshness_sensor(airbyte_freshness_checks)] if airbyte_freshness_checks else []
+)
 
 
 # -- dbt downstream -----------------------------------------------------------------------------
+
+# Dagster's eager condition: requested when any upstream (an Airbyte stream, or a model built in
+# the same tick) has a new materialization, never while one is still in progress or missing.
+DBT_AUTOMATION_CONDITION = dg.AutomationCondition.eager()
 
 
 def _followed_duckdb_path() -> str | None:
@@ -233,7 +283,14 @@ def _dbt_parts() -> tuple[Any, list[dg.AssetsDefinition], dict[str, Any]]:
         )
 
     # One group for the models (dbt's default is "default"); keys and deps stay dagster-dbt's.
-    grouped = dbt_models.map_asset_specs(lambda spec: spec.replace_attributes(group_name="dbt"))
+    # Automation that follows Airbyte: a model builds once the streams it reads are updated,
+    # whoever synced them. Syncs Airbyte's own scheduler runs reach Dagster through the sync
+    # sensor as materializations, so Airbyte keeps scheduling and the models still follow.
+    grouped = dbt_models.map_asset_specs(
+        lambda spec: spec.replace_attributes(
+            group_name="dbt", automation_condition=DBT_AUTOMATION_CONDITION
+        )
+    )
     return project, [grouped], {"dbt": DbtCliResource(project_dir=project)}
 
 
@@ -257,6 +314,21 @@ sync_and_transform = dg.ScheduleDefinition(
 )
 
 
+def _automation_sensors() -> list[dg.AutomationConditionSensorDefinition]:
+    """The sensor that evaluates the models' automation condition (running by default)."""
+    if not dbt_model_assets:
+        return []
+    return [
+        dg.AutomationConditionSensorDefinition(
+            "dbt_follows_airbyte",
+            target=dg.AssetSelection.assets(*dbt_model_assets),
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            minimum_interval_seconds=30,
+            description="Builds the dbt models whose Airbyte streams were synced, by anyone.",
+        )
+    ]
+
+
 def _executor() -> dg.ExecutorDefinition | None:
     """``DAGSTER_AIRBYTE_DEMO_EXECUTOR``: ``multiprocess`` (Dagster's default) or ``in_process``.
 
@@ -278,9 +350,9 @@ def _executor() -> dg.ExecutorDefinition | None:
 defs = dg.Definitions(
     executor=_executor(),
     assets=[*airbyte_assets, *dbt_model_assets],
-    asset_checks=airbyte_drift_checks,
+    asset_checks=[*airbyte_drift_checks, *airbyte_freshness_checks],
     schedules=[*airbyte_schedules, sync_and_transform],
-    jobs=[sync_and_transform_job],
-    sensors=[airbyte_sync_sensor],
+    jobs=[sync_and_transform_job, *airbyte_maintenance_jobs],
+    sensors=[airbyte_sync_sensor, *airbyte_freshness_sensors, *_automation_sensors()],
     resources={"airbyte": airbyte, **dbt_resources},
 )

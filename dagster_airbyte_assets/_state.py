@@ -120,7 +120,7 @@ class AirbyteWorkspaceSnapshot(BaseModel):
 
 def workspace_digest(workspace: AirbyteWorkspace) -> str:
     """A stable name for one (Airbyte, workspace) pair; hashed, so no URL credentials leak."""
-    text = f"{workspace.url}|{workspace.workspace_id or ''}"
+    text = f"{workspace.airbyte_url}|{workspace.workspace_id or ''}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -316,7 +316,7 @@ def _snapshot_from_storage(
             workspace.get_client(),
             workspace.resolve_workspace_id(),
             max_concurrency=workspace.max_concurrent_requests,
-            api_url=workspace.url,
+            api_url=workspace.airbyte_url,
         )
     except AirbyteError as exc:
         if saved is not None:

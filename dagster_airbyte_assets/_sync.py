@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -114,7 +115,8 @@ class _NamedLog:
         self._label = label
 
     def _named(self, msg: str) -> str:
-        return msg.replace(f"connection {self._id}", self._label).replace(self._id, self._label)
+        # One pass: "connection <id>" and a bare "<id>" both become the label, exactly once.
+        return re.sub(rf"(?:connection )?{re.escape(self._id)}", lambda _: self._label, msg)
 
     def info(self, msg: str, /) -> Any:
         return self._log.info(self._named(msg))

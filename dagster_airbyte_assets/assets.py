@@ -24,7 +24,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
-from dagster_airbyte_assets._names import definition_name, unique_names
+from dagster_airbyte_assets._names import unique_names
 from dagster_airbyte_assets._row_counts import TableRowCounter
 from dagster_airbyte_assets._state import (
     REFRESH_ENV,
@@ -34,6 +34,7 @@ from dagster_airbyte_assets._state import (
 )
 from dagster_airbyte_assets._sync import sync_and_materialize, sync_connections_and_materialize
 from dagster_airbyte_assets.client import AirbyteConnection
+from dagster_airbyte_assets.compat import either
 from dagster_airbyte_assets.errors import AirbyteConfigurationError
 from dagster_airbyte_assets.translator import (
     AirbyteStreamProps,
@@ -48,7 +49,9 @@ __all__ = [
     "ConnectionSelector",
     "airbyte_assets",
     "build_airbyte_assets_definitions",
+    "connection_selector_by_tag",
     "load_airbyte_asset_specs",
+    "load_airbyte_cloud_asset_specs",
     "load_airbyte_workspace_snapshot",
     "sync_and_materialize",
     "sync_connections_and_materialize",
@@ -59,6 +62,28 @@ logger = logging.getLogger("dagster_airbyte_assets")
 DEFAULT_RESOURCE_KEY = "airbyte"
 
 ConnectionSelector = Callable[[AirbyteConnection], bool]
+
+
+def connection_selector_by_tag(*names: str, match_all: bool = False) -> ConnectionSelector:
+    """Select the connections carrying any (``match_all``: every) of these Airbyte tag names.
+
+    Tags are Airbyte's connection tags (v1.6.0 and later), matched by exact name::
+
+        build_airbyte_assets_definitions(
+            workspace=airbyte, connection_selector=connection_selector_by_tag("finance")
+        )
+    """
+    wanted = set(names)
+    if not wanted or not all(isinstance(n, str) and n for n in wanted):
+        raise AirbyteConfigurationError(
+            f"connection_selector_by_tag needs one or more tag names, not {names!r}."
+        )
+
+    def select(connection: AirbyteConnection) -> bool:
+        tags = set(connection.tags)
+        return wanted <= tags if match_all else bool(wanted & tags)
+
+    return select
 
 
 def load_airbyte_workspace_snapshot(
@@ -153,8 +178,20 @@ def load_airbyte_asset_specs(
     connection_selector: ConnectionSelector | None = None,
     state_path: str | os.PathLike[str] | None = None,
     refresh: RefreshPolicy = "if_missing",
+    dagster_airbyte_translator: DagsterAirbyteTranslator | None = None,
+    connection_selector_fn: ConnectionSelector | None = None,
 ) -> list[dg.AssetSpec]:
-    """The ``AssetSpec`` of every selected stream, without execution (for external assets)."""
+    """The ``AssetSpec`` of every selected stream, without execution (for external assets).
+
+    ``dagster_airbyte_translator`` and ``connection_selector_fn`` are dagster-airbyte's names
+    for ``translator`` and ``connection_selector``.
+    """
+    translator = either(
+        "translator", translator, "dagster_airbyte_translator", dagster_airbyte_translator
+    )
+    connection_selector = either(
+        "connection_selector", connection_selector, "connection_selector_fn", connection_selector_fn
+    )
     snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
     specs = _specs_for_connections(
         snapshot, translator or DagsterAirbyteTranslator(), connection_selector
@@ -162,21 +199,38 @@ def load_airbyte_asset_specs(
     return [spec for connection_specs in specs.values() for spec in connection_specs]
 
 
-def _op_base_name(connection: AirbyteConnection) -> str:
-    return f"airbyte_sync_{definition_name(connection.name)}"
+def load_airbyte_cloud_asset_specs(
+    workspace: "AirbyteWorkspace",
+    dagster_airbyte_translator: DagsterAirbyteTranslator | None = None,
+    connection_selector_fn: ConnectionSelector | None = None,
+    **kwargs: Any,
+) -> list[dg.AssetSpec]:
+    """dagster-airbyte's name for ``load_airbyte_asset_specs`` on Airbyte Cloud (the same)."""
+    return load_airbyte_asset_specs(
+        workspace,
+        dagster_airbyte_translator=dagster_airbyte_translator,
+        connection_selector_fn=connection_selector_fn,
+        **kwargs,
+    )
 
 
 def _op_names(
-    connections: Mapping[str, AirbyteConnection], specs: Mapping[str, Sequence[dg.AssetSpec]]
+    connections: Mapping[str, AirbyteConnection],
+    specs: Mapping[str, Sequence[dg.AssetSpec]],
+    translator: DagsterAirbyteTranslator,
 ) -> dict[str, str]:
-    """Step names from connection names, the same on every machine (no id suffixes).
+    """Step names from the translator (the connection's name), the same on every machine.
 
     Connections whose names collide are told apart by their smallest asset key (keys are
     unique across connections): the first keeps the name, the others get ``_2``, ``_3``...
+    never an id, which differs per deployment.
     """
     return unique_names(
         {
-            cid: (_op_base_name(connections[cid]), min(s.key.to_user_string() for s in specs[cid]))
+            cid: (
+                translator.get_op_name(connections[cid]),
+                min(s.key.to_user_string() for s in specs[cid]),
+            )
             for cid in specs
         }
     )
@@ -192,6 +246,9 @@ def build_airbyte_assets_definitions(
     resource_key: str = DEFAULT_RESOURCE_KEY,
     one_step: bool = False,
     max_concurrent_syncs: int = 32,
+    pool: str | None = None,
+    dagster_airbyte_translator: DagsterAirbyteTranslator | None = None,
+    connection_selector_fn: ConnectionSelector | None = None,
 ) -> list[dg.AssetsDefinition]:
     """One asset per selected stream of every connection.
 
@@ -201,6 +258,10 @@ def build_airbyte_assets_definitions(
     ``max_concurrent_syncs`` at once) and yields each connection's results as it finishes: many
     syncs then cost one process, not one each.
 
+    ``pool``: the Dagster concurrency pool of every sync step, so a deployment caps how many
+    syncs run against this Airbyte at once (``dagster instance concurrency set <pool> 4``, or
+    ``concurrency: pools:`` in ``dagster.yaml``); ``None`` leaves the steps unpooled.
+
     Materializing runs the syncs through the ``AirbyteWorkspace`` resource bound to
     ``resource_key`` (``"airbyte"`` by default)::
 
@@ -209,7 +270,16 @@ def build_airbyte_assets_definitions(
             assets=build_airbyte_assets_definitions(workspace=airbyte),
             resources={"airbyte": airbyte},
         )
+
+    ``dagster_airbyte_translator`` and ``connection_selector_fn`` are dagster-airbyte's names
+    for ``translator`` and ``connection_selector``.
     """
+    translator = either(
+        "translator", translator, "dagster_airbyte_translator", dagster_airbyte_translator
+    )
+    connection_selector = either(
+        "connection_selector", connection_selector, "connection_selector_fn", connection_selector_fn
+    )
     snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
     return assets_from_snapshot(
         snapshot,
@@ -218,6 +288,7 @@ def build_airbyte_assets_definitions(
         resource_key=resource_key,
         one_step=one_step,
         max_concurrent_syncs=max_concurrent_syncs,
+        pool=pool,
     )
 
 
@@ -229,21 +300,21 @@ def assets_from_snapshot(
     resource_key: str = DEFAULT_RESOURCE_KEY,
     one_step: bool = False,
     max_concurrent_syncs: int = 32,
+    pool: str | None = None,
 ) -> list[dg.AssetsDefinition]:
     """``build_airbyte_assets_definitions`` from a snapshot already at hand (the component)."""
-    specs_by_connection = _specs_for_connections(
-        snapshot, translator or DagsterAirbyteTranslator(), connection_selector
-    )
+    translator = translator or DagsterAirbyteTranslator()
+    specs_by_connection = _specs_for_connections(snapshot, translator, connection_selector)
     counter = _row_counter(snapshot)
     if one_step:
         if not specs_by_connection:
             return []
         all_specs = [spec for specs in specs_by_connection.values() for spec in specs]
-        return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs, counter)]
+        return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs, pool, counter)]
     connections = {c.connection_id: c for c in snapshot.connections}
-    names = _op_names(connections, specs_by_connection)
+    names = _op_names(connections, specs_by_connection, translator)
     return [
-        _connection_assets(names[cid], specs, resource_key, counter)
+        _connection_assets(names[cid], specs, resource_key, pool, counter)
         for cid, specs in specs_by_connection.items()
     ]
 
@@ -262,13 +333,18 @@ def _row_counter(snapshot: AirbyteWorkspaceSnapshot) -> TableRowCounter:
 
 
 def _connection_assets(
-    name: str, specs: Sequence[dg.AssetSpec], resource_key: str, counter: TableRowCounter
+    name: str,
+    specs: Sequence[dg.AssetSpec],
+    resource_key: str,
+    pool: str | None,
+    counter: TableRowCounter,
 ) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=name,
         specs=list(specs),
         can_subset=True,
         required_resource_keys={resource_key},
+        pool=pool,
     )
     # No `from __future__ import annotations` in this module: Dagster inspects this hint at
     # definition time and does not resolve string annotations.
@@ -282,13 +358,17 @@ def _workspace_assets(
     specs: Sequence[dg.AssetSpec],
     resource_key: str,
     max_concurrent_syncs: int,
+    pool: str | None,
     counter: TableRowCounter,
 ) -> dg.AssetsDefinition:
+    # One step syncs many connections: a pool slot caps steps, not the syncs inside this one
+    # (``max_concurrent_syncs`` does).
     @dg.multi_asset(
         name="airbyte_sync_connections",
         specs=list(specs),
         can_subset=True,
         required_resource_keys={resource_key},
+        pool=pool,
     )
     def _sync_connections(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any]]:
         yield from sync_connections_and_materialize(
@@ -307,6 +387,8 @@ def airbyte_assets(
     translator: DagsterAirbyteTranslator | None = None,
     state_path: str | os.PathLike[str] | None = None,
     refresh: RefreshPolicy = "if_missing",
+    pool: str | None = None,
+    dagster_airbyte_translator: DagsterAirbyteTranslator | None = None,
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     """Decorate a custom body for one connection's stream assets.
 
@@ -314,13 +396,17 @@ def airbyte_assets(
 
         @airbyte_assets(connection_id="...", workspace=airbyte)
         def my_connection(context: dg.AssetExecutionContext, airbyte: AirbyteWorkspace):
-            yield from airbyte.sync_and_poll(context)
+            yield from airbyte.sync_and_poll(context=context)
+
+    ``dagster_airbyte_translator`` is dagster-airbyte's name for ``translator``.
     """
+    translator = either(
+        "translator", translator, "dagster_airbyte_translator", dagster_airbyte_translator
+    )
+    translator = translator or DagsterAirbyteTranslator()
     snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
     specs_by_connection = _specs_for_connections(
-        snapshot,
-        translator or DagsterAirbyteTranslator(),
-        lambda connection: connection.connection_id == connection_id,
+        snapshot, translator, lambda connection: connection.connection_id == connection_id
     )
     if connection_id not in specs_by_connection:
         known = ", ".join(f"{c.name} ({c.connection_id})" for c in snapshot.connections) or "none"
@@ -331,9 +417,6 @@ def airbyte_assets(
     specs = specs_by_connection[connection_id]
     if group_name is not None:
         specs = [spec.replace_attributes(group_name=group_name) for spec in specs]
-    connection = next(c for c in snapshot.connections if c.connection_id == connection_id)
-    return dg.multi_asset(
-        name=name or _op_base_name(connection),
-        specs=specs,
-        can_subset=True,
-    )
+    # Without `name`, the op is named after the decorated function, as any Dagster decorator
+    # (and dagster-airbyte's) names it.
+    return dg.multi_asset(name=name, specs=specs, can_subset=True, pool=pool)

@@ -30,22 +30,28 @@ command to run, never an empty set of assets. Same keys and execution as the Pyt
         group_name: "airbyte_{{ props.stream.name }}"
       schema_drift_checks: true
       sync_sensor: true
+      maintenance_jobs: true            # refresh / clear / reset per connection
+      freshness_checks:                 # from each connection's Airbyte schedule
+        grace_minutes: 30
       schedules:
         take_over_scheduling: true      # adds the job airbyte_take_over_schedules
       defs_state:
         management_type: VERSIONED_STATE_STORAGE
 
 ``workspace`` takes every ``AirbyteWorkspace`` setting (the YAML model is generated from the
-resource's fields). ``translation`` is Dagster's asset-attributes block; templates see ``props``
-(an ``AirbyteStreamProps``: ``props.connection``, ``props.stream``, ``props.table_name``...) and
+resource's fields), dagster-airbyte's included: its component's YAML loads with only ``type:``
+changed (no URL at all means Airbyte Cloud, as there). ``translation`` is Dagster's
+asset-attributes block; templates see ``props`` (an ``AirbyteStreamProps``: ``props.connection``,
+``props.stream``, and dagster-airbyte's ``props.table_name``, ``props.connection_name``...) and
 ``spec`` (the default spec).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, cast
 
 import dagster as dg
 import pydantic
@@ -65,11 +71,16 @@ from dagster_airbyte_assets._state import (
     snapshot_json,
     workspace_digest,
 )
-from dagster_airbyte_assets.assets import assets_from_snapshot
+from dagster_airbyte_assets.assets import assets_from_snapshot, connection_selector_by_tag
 from dagster_airbyte_assets.checks import build_airbyte_schema_drift_checks
 from dagster_airbyte_assets.client import AirbyteConnection
 from dagster_airbyte_assets.errors import AirbyteConfigurationError
-from dagster_airbyte_assets.resource import AirbyteWorkspace
+from dagster_airbyte_assets.freshness import (
+    build_airbyte_freshness_sensor,
+    freshness_checks_from_snapshot,
+)
+from dagster_airbyte_assets.maintenance import build_airbyte_maintenance_jobs
+from dagster_airbyte_assets.resource import AirbyteCloudWorkspace, AirbyteWorkspace
 from dagster_airbyte_assets.schedules import build_airbyte_take_over_job, schedules_from_snapshot
 from dagster_airbyte_assets.sensor import build_airbyte_sync_sensor
 from dagster_airbyte_assets.translator import AirbyteStreamProps, DagsterAirbyteTranslator
@@ -78,6 +89,8 @@ __all__ = [
     "AirbyteAssetsComponent",
     "AirbyteConnectionSelectorById",
     "AirbyteConnectionSelectorByName",
+    "AirbyteConnectionSelectorByTag",
+    "AirbyteFreshnessArgs",
     "AirbyteSchedulesArgs",
     "AirbyteWorkspaceArgs",
 ]
@@ -111,6 +124,9 @@ AirbyteWorkspaceArgs = _workspace_args_model()
 
 def _resolve_workspace(context: dg.ResolutionContext, model: dg.Model) -> Any:
     values = context.resolve_value(model.model_dump(exclude_none=True))
+    if not {"url", "rest_api_base_url", "configuration_api_base_url"} & values.keys():
+        # dagster-airbyte's YAML for Airbyte Cloud names no URL at all.
+        return AirbyteCloudWorkspace(**values)
     return AirbyteWorkspace(**values)
 
 
@@ -122,10 +138,28 @@ class AirbyteConnectionSelectorById(dg.Model):
     by_id: Sequence[str] = pydantic.Field(description="Connection ids to include.")
 
 
+class AirbyteConnectionSelectorByTag(dg.Model):
+    by_tag: Sequence[str] = pydantic.Field(
+        description="Airbyte connection tag names: connections with any of them (Airbyte 1.6+)."
+    )
+
+
 def _resolve_selector(
     context: dg.ResolutionContext,
-    model: AirbyteConnectionSelectorByName | AirbyteConnectionSelectorById,
+    model: str
+    | AirbyteConnectionSelectorByName
+    | AirbyteConnectionSelectorById
+    | AirbyteConnectionSelectorByTag,
 ) -> Callable[[AirbyteConnection], bool]:
+    if isinstance(model, str):  # a template giving a function, as dagster-airbyte allows
+        selector = context.resolve_value(model)
+        if not callable(selector):
+            raise AirbyteConfigurationError(
+                f"`connection_selector` must give a function of the connection, not {selector!r}"
+            )
+        return cast("Callable[[AirbyteConnection], bool]", selector)
+    if isinstance(model, AirbyteConnectionSelectorByTag):
+        return connection_selector_by_tag(*context.resolve_value(list(model.by_tag)))
     if isinstance(model, AirbyteConnectionSelectorByName):
         names = set(context.resolve_value(list(model.by_name)))
         return lambda connection: connection.name in names
@@ -152,15 +186,36 @@ class AirbyteSchedulesArgs(dg.Model):
     )
 
 
-class _ComponentTranslator(DagsterAirbyteTranslator):
-    """The default translator, then the YAML ``translation`` block on top."""
+class AirbyteFreshnessArgs(dg.Model):
+    """``build_airbyte_freshness_checks`` options, and Dagster's freshness sensor to run them."""
 
-    def __init__(self, translation: TranslationFn[AirbyteStreamProps] | None) -> None:
+    grace_minutes: float = pydantic.Field(
+        30, description="How long after its schedule a sync may land before the data is late."
+    )
+    max_age_minutes: dict[str, float] = pydantic.Field(
+        default_factory=dict,
+        description="Connection name or id -> the age (minutes) beyond which data is late; "
+        "replaces the schedule's, and gives manual connections a check.",
+    )
+
+
+class _ComponentTranslator(DagsterAirbyteTranslator):
+    """The component's base translator, then the YAML ``translation`` block on top."""
+
+    def __init__(
+        self,
+        translation: TranslationFn[AirbyteStreamProps] | None,
+        base: DagsterAirbyteTranslator | None = None,
+    ) -> None:
         self._translation = translation
+        self._base = base or DagsterAirbyteTranslator()
 
     def get_asset_spec(self, props: AirbyteStreamProps) -> dg.AssetSpec:
-        spec = super().get_asset_spec(props)
+        spec = self._base.get_asset_spec(props)
         return self._translation(spec, props) if self._translation else spec
+
+    def get_op_name(self, connection: AirbyteConnection) -> str:
+        return self._base.get_op_name(connection)
 
 
 class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
@@ -177,8 +232,12 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
         Callable[[AirbyteConnection], bool] | None,
         dg.Resolver(
             _resolve_selector,
-            model_field_type=AirbyteConnectionSelectorByName | AirbyteConnectionSelectorById,
-            description="Which connections become assets (by name or by id); all by default.",
+            model_field_type=str
+            | AirbyteConnectionSelectorByName
+            | AirbyteConnectionSelectorById
+            | AirbyteConnectionSelectorByTag,
+            description="Which connections become assets (by name, id or Airbyte tag, or a "
+            "template giving a function); all by default.",
         ),
     ] = None
     translation: (
@@ -201,6 +260,21 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
     )
     schedules: AirbyteSchedulesArgs | None = pydantic.Field(
         default=None, description="Add a schedule per scheduled connection."
+    )
+    pool: str | None = pydantic.Field(
+        default=None,
+        description="Dagster concurrency pool of the sync steps, to cap concurrent syncs "
+        "against this Airbyte (set the pool's limit on the instance).",
+    )
+    maintenance_jobs: bool = pydantic.Field(
+        default=False,
+        description="Add refresh, clear and reset jobs per connection (clear and reset ask for "
+        "confirm_delete_data: true in the run config).",
+    )
+    freshness_checks: AirbyteFreshnessArgs | None = pydantic.Field(
+        default=None,
+        description="Add a freshness check per stream from its connection's Airbyte schedule, "
+        "and the sensor that evaluates them.",
     )
     defs_state: ResolvedDefsStateConfig = DefsStateConfigArgs.local_filesystem()
 
@@ -225,7 +299,7 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
             self.workspace.get_client(),
             self.workspace.resolve_workspace_id(),
             max_concurrency=self.workspace.max_concurrent_requests,
-            api_url=self.workspace.url,
+            api_url=self.workspace.airbyte_url,
         )
         state_path.parent.mkdir(parents=True, exist_ok=True)
         state_path.write_text(snapshot_json(snapshot))
@@ -262,12 +336,17 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
 
     # -- definitions ------------------------------------------------------------------------------
 
+    def base_translator(self) -> DagsterAirbyteTranslator:
+        """The translator ``translation`` applies on top of; override to change the defaults."""
+        return DagsterAirbyteTranslator()
+
     def _defs_from_snapshot(self, snapshot: AirbyteWorkspaceSnapshot) -> dg.Definitions:
         assets = assets_from_snapshot(
             snapshot,
-            translator=_ComponentTranslator(self.translation),
+            translator=_ComponentTranslator(self.translation, self.base_translator()),
             connection_selector=self.connection_selector,
             resource_key=self.resource_key,
+            pool=self.pool,
         )
         checks: list[dg.AssetChecksDefinition] = []
         if self.schema_drift_checks:
@@ -299,6 +378,24 @@ class AirbyteAssetsComponent(dg.StateBackedComponent, dg.Model, dg.Resolvable):
                         cron_overrides=self.schedules.cron_overrides,
                     )
                 )
+        if self.freshness_checks is not None:
+            freshness = freshness_checks_from_snapshot(
+                snapshot,
+                handed_over=load_handed_over(self.workspace),
+                assets=assets,
+                grace=timedelta(minutes=self.freshness_checks.grace_minutes),
+                max_age_overrides={
+                    name: timedelta(minutes=minutes)
+                    for name, minutes in self.freshness_checks.max_age_minutes.items()
+                },
+            )
+            if freshness:
+                checks = [*checks, *freshness]
+                sensors.append(build_airbyte_freshness_sensor(freshness))
+        if self.maintenance_jobs:
+            jobs.extend(
+                build_airbyte_maintenance_jobs(assets=assets, resource_key=self.resource_key)
+            )
         resources: Mapping[str, Any] = {self.resource_key: self.workspace}
         return dg.Definitions(
             assets=assets,

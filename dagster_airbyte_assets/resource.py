@@ -34,22 +34,28 @@ stored in the saved state and written in links, so it must carry none.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 import re
 import threading
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import dagster as dg
 import httpx
-from dagster import ConfigurableResource, EnvVar
+from dagster import AssetExecutionContext, ConfigurableResource, EnvVar
 from dagster_shared.utils.cached_method import cached_method
 from pydantic import Field, SecretStr, model_validator
 
-from dagster_airbyte_assets._sync import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_OUTAGE_TIMEOUT
+from dagster_airbyte_assets._sync import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_OUTAGE_TIMEOUT,
+    sync_and_materialize,
+)
 from dagster_airbyte_assets.client import (
     AirbyteClient,
     BearerTokenAuth,
@@ -64,6 +70,10 @@ from dagster_airbyte_assets.client._urls import (
 )
 from dagster_airbyte_assets.errors import AirbyteConfigurationError, AirbyteError, redact_url
 
+if TYPE_CHECKING:
+    from dagster_airbyte_assets.client import AirbyteConnection
+    from dagster_airbyte_assets.translator import DagsterAirbyteTranslator
+
 __all__ = ["AirbyteCloudWorkspace", "AirbyteWorkspace", "build_auth", "check_settings"]
 
 logger = logging.getLogger("dagster_airbyte_assets")
@@ -71,7 +81,19 @@ logger = logging.getLogger("dagster_airbyte_assets")
 _SECRET_FIELDS = ("password", "token", "client_secret")
 # Dagster masks a field marked so on the resource page (GraphQL ``configuredValues``: SECRET).
 _SECRET_FIELD: dict[str, Any] = {"dagster__is_secret": True}
-_URL_FIELDS = ("url", "config_api_url", "public_api_url", "ui_url")
+_URL_FIELDS = (
+    "url",
+    "rest_api_base_url",
+    "configuration_api_base_url",
+    "config_api_url",
+    "public_api_url",
+    "ui_url",
+)
+# dagster-airbyte's names for our URL settings (its users' resources work unchanged).
+_URL_ALIASES = (
+    ("public_api_url", "rest_api_base_url"),
+    ("config_api_url", "configuration_api_base_url"),
+)
 _SECRET_ENV_HINT = {
     "password": "AIRBYTE_PASSWORD",
     "token": "AIRBYTE_TOKEN",
@@ -131,6 +153,21 @@ def _number(name: str, value: Any, *, integer: bool = False, minimum: int | None
         raise AirbyteConfigurationError(f"`{name}` must be {what} {bound}, not {value!r}")
 
 
+def _check_aliases(data: Mapping[str, Any]) -> None:
+    """dagster-airbyte's URL settings stand in for ours, never against them.
+
+    They are kept as given and read where the URLs are used (``airbyte_url``, ``_build_client``):
+    copying them into our fields here would not survive Dagster rebuilding the resource from its
+    config at run time, where an ``EnvVar`` is resolved only for the fields that were set.
+    """
+    for ours, theirs in _URL_ALIASES:
+        mine, alias = data.get(ours), data.get(theirs)
+        if mine is not None and alias is not None and mine != alias:
+            raise AirbyteConfigurationError(
+                f"Set `{ours}` or `{theirs}` (dagster-airbyte's name for it), not both"
+            )
+
+
 def check_settings(values: Mapping[str, Any]) -> None:
     """Refuse settings that cannot work, naming the setting (``EnvVar`` values are skipped).
 
@@ -177,13 +214,17 @@ def check_settings(values: Mapping[str, Any]) -> None:
             _number(name, present[name])
     if "poll_timeout" in present:
         _number("poll_timeout", present["poll_timeout"])
+    if "request_retry_delay" in present:
+        _number("request_retry_delay", present["request_retry_delay"], minimum=0)
+    if "max_items_per_page" in present:
+        _number("max_items_per_page", present["max_items_per_page"], integer=True, minimum=1)
     if "request_max_retries" in present:
         _number("request_max_retries", present["request_max_retries"], integer=True, minimum=0)
     if "max_concurrent_requests" in present:
         _number(
             "max_concurrent_requests", present["max_concurrent_requests"], integer=True, minimum=1
         )
-    for flag in ("cancel_on_termination",):
+    for flag in ("cancel_on_termination", "poll_previous_running_sync"):
         if flag in present and not isinstance(present[flag], bool):
             raise AirbyteConfigurationError(f"`{flag}` must be True or False")
     for first, second in (("username", "password"), ("client_id", "client_secret")):
@@ -288,11 +329,15 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
     Public API dialect). ``api`` overrides the guess. Set at most one way to authenticate.
     """
 
-    url: str = Field(
+    # Optional so that dagster-airbyte's `rest_api_base_url` can stand in for it (the
+    # validator requires one of them; `airbyte_url` reads whichever is set).
+    url: str | None = Field(
+        default=None,
         description=(
             "Airbyte deployment root (http://localhost:8000) or an API base URL "
-            "(http://localhost:8001/api/v1 for the Config API, .../api/public/v1 for the Public API)."
-        )
+            "(http://localhost:8001/api/v1 for the Config API, .../api/public/v1 for the Public "
+            "API). Required unless dagster-airbyte's `rest_api_base_url` is set."
+        ),
     )
     api: str | None = Field(
         default=None,
@@ -378,6 +423,36 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
     ui_url: str | None = Field(
         default=None, description="Airbyte web UI root for links (default: derived from `url`)."
     )
+    # dagster-airbyte's settings, accepted so that its users' resources work unchanged.
+    rest_api_base_url: str | None = Field(
+        default=None,
+        description=(
+            "dagster-airbyte's name for `public_api_url` (.../api/public/v1); also `url` when "
+            "`url` is not set."
+        ),
+    )
+    configuration_api_base_url: str | None = Field(
+        default=None,
+        description=(
+            "dagster-airbyte's name for `config_api_url` (.../api/v1); also `url` when neither "
+            "`url` nor `rest_api_base_url` is set."
+        ),
+    )
+    request_retry_delay: float | None = Field(
+        default=None,
+        description="dagster-airbyte's setting: seconds before the first retry (backoff grows).",
+    )
+    max_items_per_page: int | None = Field(
+        default=None,
+        description="dagster-airbyte's setting, accepted; pages are the API's largest size.",
+    )
+    poll_previous_running_sync: bool | None = Field(
+        default=None,
+        description=(
+            "dagster-airbyte's setting, accepted; a sync already running is always waited on "
+            "(Airbyte refuses a second one), never started again."
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -385,6 +460,13 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
         # "before": an EnvVar is still an EnvVar here (and skipped); when a run starts, the
         # resource is built again from the resolved values, and those are checked then.
         if isinstance(data, Mapping):
+            _check_aliases(data)
+            urls = ("url", "rest_api_base_url", "configuration_api_base_url")
+            if all(data.get(n) is None for n in urls) and cls.model_fields["url"].default is None:
+                raise AirbyteConfigurationError(
+                    "Set `url`: the Airbyte deployment root (http://localhost:8000) or an API "
+                    "base URL (or dagster-airbyte's `rest_api_base_url`)"
+                )
             check_settings(data)
             _warn_plain_secrets(cls.__name__, data)
         return data
@@ -402,9 +484,15 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
 
     def _build_client(self) -> AirbyteClient:
         check_settings(self._resolved())
-        resolved = resolve_urls(_value(self.url) or "", _value(self.api))
-        config_url = _value(self.config_api_url) or resolved.config_api_url
-        public_url = _value(self.public_api_url) or resolved.public_api_url
+        resolved = resolve_urls(_value(self.airbyte_url) or "", _value(self.api))
+        config_url = (
+            _value(self.config_api_url)
+            or _value(self.configuration_api_base_url)
+            or resolved.config_api_url
+        )
+        public_url = (
+            _value(self.public_api_url) or _value(self.rest_api_base_url) or resolved.public_api_url
+        )
         auth, hint = build_auth(
             public_api_url=public_url,
             username=self.username,
@@ -420,11 +508,42 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
             auth=auth,
             auth_hint=hint,
             request_timeout=self.request_timeout,
-            retry=RetryPolicy(
-                attempts=max(1, self.request_max_retries + 1), timeout=self.retry_timeout
-            ),
+            retry=self._retry_policy(),
             max_connections=max(1, self.max_concurrent_requests),
             ui_url=_value(self.ui_url) or resolved.ui_url,
+        )
+
+    @property
+    def airbyte_url(self) -> str:
+        """``url``, else dagster-airbyte's Public API base, else its Config API base.
+
+        As configured: an ``EnvVar`` stays one (its name), as ``url`` itself would.
+        """
+        return self.url or self.rest_api_base_url or self.configuration_api_base_url or ""
+
+    def sync_and_poll(self, context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any]]:
+        """Sync the connection behind ``context``'s assets, wait, yield one result per stream.
+
+        dagster-airbyte's body for an ``@airbyte_assets`` function
+        (``yield from airbyte.sync_and_poll(context=context)``): the sync starts exactly once
+        (or attaches to the one running) and every stream gets its row count.
+        """
+        yield from sync_and_materialize(context, self)
+
+    def load_asset_specs(
+        self,
+        dagster_airbyte_translator: DagsterAirbyteTranslator | None = None,
+        connection_selector_fn: Callable[[AirbyteConnection], bool] | None = None,
+        **kwargs: Any,
+    ) -> list[dg.AssetSpec]:
+        """dagster-airbyte's spelling of ``load_airbyte_asset_specs(workspace, ...)``."""
+        from dagster_airbyte_assets.assets import load_airbyte_asset_specs  # assets imports us
+
+        return load_airbyte_asset_specs(
+            self,
+            dagster_airbyte_translator=dagster_airbyte_translator,
+            connection_selector_fn=connection_selector_fn,
+            **kwargs,
         )
 
     def get_client(self) -> AirbyteClient:
@@ -433,6 +552,14 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
         # loader) could each build a client and pool. Building is cheap and makes no call.
         with _CLIENT_LOCK:
             return self._cached_client()
+
+    def _retry_policy(self) -> RetryPolicy:
+        policy = RetryPolicy(
+            attempts=max(1, self.request_max_retries + 1), timeout=self.retry_timeout
+        )
+        if self.request_retry_delay is not None:
+            policy = dataclasses.replace(policy, wait_initial=self.request_retry_delay)
+        return policy
 
     @cached_method
     def _cached_client(self) -> AirbyteClient:

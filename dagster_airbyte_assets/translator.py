@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -31,6 +32,7 @@ __all__ = [
     "AirbyteStreamProps",
     "DagsterAirbyteTranslator",
     "MetadataKeys",
+    "airbyte_tag_key",
     "column_schema_from_json_schema",
     "destination_namespace",
     "json_schema_hash",
@@ -78,9 +80,26 @@ class MetadataKeys:
     ROW_COUNT = "dagster/row_count"
     TABLE_NAME = "dagster/table_name"
     COLUMN_SCHEMA = "dagster/column_schema"
+    # dagster-airbyte's entries (its ``AirbyteMetadataSet``), written too so that code reading
+    # them keeps working after a switch.
+    DAGSTER_AIRBYTE_CONNECTION_ID = "dagster-airbyte/connection_id"
+    DAGSTER_AIRBYTE_CONNECTION_NAME = "dagster-airbyte/connection_name"
+    DAGSTER_AIRBYTE_STREAM_PREFIX = "dagster-airbyte/stream_prefix"
 
 
 _DEFAULT_SCHEMAS = {"postgres": "public", "duckdb": "main", "redshift": "public"}
+
+
+AIRBYTE_TAG_PREFIX = "airbyte_tag/"
+
+
+def airbyte_tag_key(name: str) -> str:
+    """The Dagster tag key of an Airbyte connection tag: ``airbyte_tag/<name>``.
+
+    Dagster tag keys allow ``[A-Za-z0-9_.-]`` and one ``/``; other characters become ``_``
+    (``Analytics Team`` -> ``airbyte_tag/Analytics_Team``), cut to Dagster's 63 characters.
+    """
+    return AIRBYTE_TAG_PREFIX + re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:63]
 
 
 def sanitize_name(name: str) -> str:
@@ -279,9 +298,49 @@ class AirbyteStreamProps:
         return self.destination.database
 
     @property
-    def table_name(self) -> str:
+    def qualified_table_name(self) -> str:
         """``database.schema.table`` with whichever parts are known."""
         return ".".join(part for part in (self.database, self.namespace, self.table) if part)
+
+    # dagster-airbyte's ``AirbyteConnectionTableProps`` fields, with its values, so that a
+    # translator written for dagster-airbyte builds the same specs here (``compat.py``).
+
+    @property
+    def table_name(self) -> str:
+        """dagster-airbyte's table name: the connection prefix plus the stream name, as given."""
+        return f"{self.connection.prefix or ''}{self.stream.name}"
+
+    @property
+    def stream_prefix(self) -> str | None:
+        return self.connection.prefix or None
+
+    @property
+    def stream_name(self) -> str:
+        return self.stream.name
+
+    @property
+    def json_schema(self) -> Mapping[str, Any]:
+        return self.stream.json_schema or {}
+
+    @property
+    def connection_id(self) -> str:
+        return self.connection.connection_id
+
+    @property
+    def connection_name(self) -> str:
+        return self.connection.name
+
+    @property
+    def schema(self) -> str | None:
+        """The destination's configured schema (dagster-airbyte's ``schema``, not the namespace)."""
+        return self.destination.schema_name if self.destination else None
+
+    @property
+    def fully_qualified_table_name(self) -> str | None:
+        """dagster-airbyte's ``database.schema.stream_name`` (``None`` unless both are set)."""
+        if self.database and self.schema:
+            return f"{self.database}.{self.schema}.{self.stream.name}"
+        return None
 
 
 class DagsterAirbyteTranslator:
@@ -297,6 +356,10 @@ class DagsterAirbyteTranslator:
             tags=self.get_tags(props),
         )
 
+    def get_op_name(self, connection: AirbyteConnection) -> str:
+        """The name of the step that syncs ``connection`` (made unique by the loader)."""
+        return f"airbyte_sync_{definition_name(connection.name)}"
+
     def get_asset_key(self, props: AirbyteStreamProps) -> dg.AssetKey:
         first = props.namespace
         if first is None and props.destination is not None:
@@ -311,7 +374,7 @@ class DagsterAirbyteTranslator:
         destination = props.destination.name if props.destination else "its destination"
         text = (
             f"Airbyte stream `{props.stream.name}` of connection "
-            f"`{props.connection.name}`, landing in `{props.table_name}` ({destination})."
+            f"`{props.connection.name}`, landing in `{props.qualified_table_name}` ({destination})."
         )
         if props.connection.status != "active":
             text += (
@@ -327,7 +390,8 @@ class DagsterAirbyteTranslator:
         return kinds
 
     def get_tags(self, props: AirbyteStreamProps) -> Mapping[str, str]:
-        return {}
+        # Airbyte's connection tags, so the UI and `tag:` selections filter by them.
+        return {airbyte_tag_key(name): "" for name in props.connection.tags}
 
     def get_metadata(self, props: AirbyteStreamProps) -> Mapping[str, Any]:
         stream = props.stream
@@ -340,8 +404,12 @@ class DagsterAirbyteTranslator:
                 stream_namespace=stream.namespace or None,
                 sync_mode=stream.sync_mode,
             ),
-            MetadataKeys.TABLE_NAME: props.table_name,
+            MetadataKeys.TABLE_NAME: props.qualified_table_name,
+            MetadataKeys.DAGSTER_AIRBYTE_CONNECTION_ID: props.connection_id,
+            MetadataKeys.DAGSTER_AIRBYTE_CONNECTION_NAME: props.connection_name,
         }
+        if props.stream_prefix:
+            metadata[MetadataKeys.DAGSTER_AIRBYTE_STREAM_PREFIX] = props.stream_prefix
         if props.connection_url:
             metadata[MetadataKeys.CONNECTION_URL] = dg.MetadataValue.url(props.connection_url)
         if props.destination_type:

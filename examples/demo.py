@@ -21,6 +21,7 @@ and uses a free one; the links of that run then point at a port nobody serves ag
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CONNECTION = "Sample Data → DuckDB"  # the local Airbyte's seeded connection
 STATE_DIR = Path(os.environ.get("DEMO_STATE_DIR") or ROOT / ".local-airbyte").resolve()
 DAGSTER_HOME = Path(os.environ.get("DAGSTER_HOME") or ROOT / ".dagster_home").resolve()
 PREFERRED_PORT = int(os.environ.get("DEMO_PORT") or "8000")
@@ -121,6 +123,8 @@ def demo_environment(state_dir: Path, airbyte_url: str) -> dict[str, str]:
         "DAGSTER_AIRBYTE_ASSETS_STATE_DIR": str(state_dir / "dagster-state"),
         "DBT_TARGET_PATH": str(state_dir / "dbt-target"),
         "DAGSTER_AIRBYTE_DEMO_DBT": "1",  # the demo is not complete without its dbt models
+        # The sample connection is manual in Airbyte: give its tables a day before they are late.
+        "AIRBYTE_FRESHNESS_MAX_AGE": json.dumps({SAMPLE_CONNECTION: 24 * 60}),
     }
 
 
@@ -335,7 +339,34 @@ def load_definitions() -> Any:
         logger.removeHandler(progress)
         logger.setLevel(previous_level)
     progress.say("loaded definitions.py")
+    _describe_automation()
     return defs
+
+
+def _describe_automation() -> None:
+    """What keeps the data fresh: the freshness checks and the models' automation condition."""
+    import definitions
+
+    checked = sorted(
+        key.asset_key.to_user_string()
+        for check in definitions.airbyte_freshness_checks
+        for key in check.check_keys
+    )
+    if checked:
+        print(
+            f"  freshness: {len(checked)} checks ({', '.join(checked)}) from the connections' "
+            "Airbyte schedules or AIRBYTE_FRESHNESS_MAX_AGE (sensor airbyte_freshness_sensor)",
+            flush=True,
+        )
+    models = [spec.key for a in definitions.dbt_model_assets for spec in a.specs]
+    if models:
+        condition = definitions.DBT_AUTOMATION_CONDITION
+        print(
+            f"  automation: {len(models)} dbt models build when their Airbyte streams are "
+            f"synced, by Dagster or by Airbyte's scheduler (AutomationCondition "
+            f"{condition.get_label() or condition.name}, sensor dbt_follows_airbyte)",
+            flush=True,
+        )
 
 
 # The job definitions.py names for "every asset": the demo's runs show it as their Target.

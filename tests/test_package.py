@@ -27,26 +27,35 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVER_ONLY_DEPENDENCIES = ("fastapi", "uvicorn", "duckdb", "pyarrow", "psycopg")
 
 
-# The front door: what a Definitions file uses. Errors live in ``dagster_airbyte_assets.errors``,
+# The front door: what a Definitions file uses, and dagster-airbyte's names for a switch with
+# only the import changed (docs/migrating-from-dagster-airbyte.md). Errors live in ``dagster_airbyte_assets.errors``,
 # models in ``dagster_airbyte_assets.client``; adding a name here is a deliberate API change.
 FRONT_DOOR = [
     "AirbyteAssetsComponent",
     "AirbyteClient",
     "AirbyteCloudWorkspace",
+    "AirbyteConnectionTableProps",
     "AirbyteError",
+    "AirbyteJobStatusType",
     "AirbyteStreamProps",
     "AirbyteSyncFailure",
     "AirbyteWorkspace",
     "DagsterAirbyteTranslator",
+    "LegacyKeysTranslator",
     "MetadataKeys",
     "__version__",
     "airbyte_assets",
     "build_airbyte_assets_definitions",
+    "build_airbyte_freshness_checks",
+    "build_airbyte_freshness_sensor",
+    "build_airbyte_maintenance_jobs",
     "build_airbyte_schedules",
     "build_airbyte_schema_drift_checks",
     "build_airbyte_sync_sensor",
     "build_airbyte_take_over_job",
+    "connection_selector_by_tag",
     "load_airbyte_asset_specs",
+    "load_airbyte_cloud_asset_specs",
     "sync_and_materialize",
     "sync_and_wait",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -53,6 +53,7 @@ from dagster_airbyte_assets.errors import (
     AirbyteBadRequestError,
     AirbyteConfigurationError,
     AirbyteError,
+    AirbyteJobError,
     AirbyteNotAirbyteError,
     AirbyteNotFoundError,
 )
@@ -503,6 +504,140 @@ class AirbyteClient:
                     continue
                 running += [job for job in typed if not job.is_terminal]
         return max(running, key=lambda j: j.job_id) if running else None
+
+    # -- refresh, clear, reset ---------------------------------------------------------------------
+    # Never replayed (a clear deletes data): the caller resolves an ambiguous answer by looking
+    # for a job newer than ``newest_job_id`` taken before the request.
+    def newest_job_id(self, connection_id: str, job_type: str | None = None) -> int | None:
+        """The connection's newest job id (of ``job_type``; ``None``: the types all versions know)."""
+        jobs = self.dialect.list_jobs(
+            JobQuery(
+                connection_id=connection_id,
+                job_types=(job_type,) if job_type else None,
+                order_by="createdAt|DESC",
+                limit=_HISTORY_SIZE,
+            )
+        )
+        return max((job.job_id for job in jobs), default=None)
+
+    def start_refresh(
+        self,
+        connection_id: str,
+        refresh_mode: str = "Truncate",
+        streams: Sequence[str] | None = None,
+    ) -> AirbyteJob:
+        """Start Airbyte's refresh (``Truncate``: only the refreshed data stays; ``Merge``: kept).
+
+        Only the Config API can: the Public API answers ``POST /jobs`` ``refresh`` with 422
+        "Refreshes are not supported in the public API" (``JobsController.kt`` ~187,
+        REAL-BEHAVIOUR §1.7). ``connections/refresh`` exists from v0.58.0.
+        """
+        if refresh_mode not in ("Truncate", "Merge"):
+            raise AirbyteConfigurationError(
+                f"refresh_mode must be 'Truncate' or 'Merge', not {refresh_mode!r}"
+            )
+        check_uuid(connection_id, "connection id")
+        config = self._config
+        if config is None:
+            raise AirbyteConfigurationError(
+                "A refresh needs Airbyte's Config API, and this workspace has only the Public "
+                "API URL: Airbyte's Public API refuses refreshes (422 'Refreshes are not "
+                "supported in the public API'). Give the deployment root URL (or the Config API "
+                "URL) so both are reachable."
+            )
+        before = self._newest_on(config, connection_id, "refresh")
+        try:
+            job = config.start_refresh(connection_id, refresh_mode, streams)
+        except AirbyteNotFoundError as exc:
+            if "Could not find configuration" in (exc.message or ""):
+                raise connection_not_found(connection_id, exc) from exc
+            raise AirbyteConfigurationError(
+                f"Airbyte's Config API at {self.config_api_url} does not answer "
+                f"connections/refresh ({exc.summary}): refreshes need the Config API of Airbyte "
+                "0.58 or later, reachable from Dagster (a proxy may expose only the Public API, "
+                "which refuses refreshes)."
+            ) from exc
+        if job is None:
+            job = self._newest_new_job(config, connection_id, "refresh", before)
+        if job is None:
+            raise AirbyteJobError(
+                f"Airbyte started no refresh for connection {connection_id}: its destination "
+                "does not support refreshes (StreamRefreshesHandler returns no job then)."
+            )
+        return self._check_status(job)
+
+    def start_clear(self, connection_id: str) -> tuple[AirbyteJob, str]:
+        """Start Airbyte's clear (deletes the connection's data); returns the job and the request.
+
+        Config ``connections/clear`` (v0.58+) or the Public ``clear`` job type (v0.63+); older
+        servers have only ``reset``, which clears the same way (a clear runs as a reset:
+        ``JobMapper.kt`` ~111, REAL-BEHAVIOUR §1.7).
+        """
+        check_uuid(connection_id, "connection id")
+        job = self._start_where_known(connection_id, "clear")
+        if job is not None:
+            return job, "clear"
+        logger.info("This Airbyte has no clear: sending a reset, which clears the same way.")
+        return self.start_reset(connection_id), "reset"
+
+    def start_reset(self, connection_id: str) -> AirbyteJob:
+        """Start Airbyte's reset (deletes the connection's data; every version has it)."""
+        check_uuid(connection_id, "connection id")
+        job = self._start_where_known(connection_id, "reset")
+        if job is None:
+            raise AirbyteConfigurationError(
+                f"Neither of Airbyte's APIs at {self.describe()} answers a reset of connection "
+                f"{connection_id}: check the URL."
+            )
+        return job
+
+    def _start_where_known(self, connection_id: str, job_type: str) -> AirbyteJob | None:
+        """The job from the first API that has the route (Config first: every version has it);
+        ``None`` when none does. A route miss or an unknown job type created nothing, so
+        trying the next API never starts a second job."""
+        dialects: list[AirbyteDialect] = []
+        if self._config is not None and self._config_reach.usable():
+            dialects.append(self._config)
+        if self._public is not None:
+            dialects.append(self._public)
+        for dialect in dialects:
+            try:
+                return dialect.start_job(connection_id, job_type)
+            except AirbyteNotFoundError as exc:
+                missing = exc.problem == "resource-not-found"
+                if missing or "Could not find configuration" in (exc.message or ""):
+                    raise connection_not_found(connection_id, exc) from exc
+                logger.info("No %s at %s (route miss).", job_type, dialect.base_url)
+            except AirbyteNotAirbyteError:
+                logger.info("No %s at %s: the route is not Airbyte's.", job_type, dialect.base_url)
+            except AirbyteBadRequestError:
+                logger.info("No %s job type at %s.", job_type, dialect.base_url)
+        return None
+
+    def _newest_on(self, dialect: AirbyteDialect, connection_id: str, job_type: str) -> int | None:
+        try:
+            jobs = dialect.list_jobs(
+                JobQuery(connection_id=connection_id, job_types=(job_type,), limit=_HISTORY_SIZE)
+            )
+        except AirbyteError:
+            return None
+        return max((job.job_id for job in jobs), default=None)
+
+    def _newest_new_job(
+        self, dialect: AirbyteDialect, connection_id: str, job_type: str, before: int | None
+    ) -> AirbyteJob | None:
+        jobs = dialect.list_jobs(
+            JobQuery(connection_id=connection_id, job_types=(job_type,), limit=_HISTORY_SIZE)
+        )
+        new = [job for job in jobs if before is None or job.job_id > before]
+        return max(new, key=lambda j: j.job_id) if new else None
+
+    def find_new_job(
+        self, connection_id: str, job_type: str, before: int | None
+    ) -> AirbyteJob | None:
+        """A job of ``job_type`` newer than ``before``: what an ambiguous start created."""
+        config = self._config if job_type == "refresh" else None
+        return self._newest_new_job(config or self.dialect, connection_id, job_type, before)
 
     # -- waiting for jobs ----------------------------------------------------------------------
     def get_job(self, job_id: int) -> AirbyteJob:

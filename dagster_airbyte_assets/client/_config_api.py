@@ -40,6 +40,7 @@ from dagster_airbyte_assets.client._wire import (
     iso_utc,
     parse_datetime,
     reading,
+    tag_names,
 )
 from dagster_airbyte_assets.errors import (
     AirbyteConflictError,
@@ -189,6 +190,7 @@ def parse_config_connection(payload: Mapping[str, Any]) -> AirbyteConnection:
         schedule=parse_config_schedule(payload),
         streams=streams,
         has_json_schemas=True,
+        tags=tag_names(payload.get("tags")),
     )
 
 
@@ -517,6 +519,30 @@ class ConfigApi:
         )
         with self._parse(path, "JobInfoRead"):
             return parse_config_job(body)
+
+    def start_refresh(
+        self, connection_id: str, refresh_mode: str, streams: Sequence[str] | None = None
+    ) -> AirbyteJob | None:
+        """``connections/refresh`` (v0.58+; ``refreshMode`` required from v0.60): the job, or
+        ``None`` where the answer is ``BooleanRead`` (before v1.2) and the job must be looked up.
+
+        Also ``None`` when Airbyte decided not to refresh: ``StreamRefreshesHandler.kt@v1.6.0``
+        ~51-54 returns no job when the destination does not support refreshes.
+        """
+        body: dict[str, Any] = {"connectionId": connection_id, "refreshMode": refresh_mode}
+        if streams:
+            body["streams"] = [{"streamName": name} for name in streams]
+        answer = self._call(
+            "connections/refresh",
+            body,
+            idempotent=False,
+            resource_id=connection_id,
+            resource_kind="connection",
+        )
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("job"), Mapping):
+            return None
+        with self._parse("connections/refresh", "JobReadResponse"):
+            return parse_config_job(answer)
 
     def start_conflict(self, error: AirbyteConflictError) -> StartConflict:
         # The Config API answers 409 only for "a job is already running" (ValueConflict-

@@ -135,6 +135,8 @@ class AirbyteConnection(_Model):
     schedule: AirbyteSchedule = AirbyteSchedule()
     streams: list[AirbyteStream] = []
     has_json_schemas: bool = False
+    tags: list[str] = []
+    """Names of the connection's Airbyte tags (v1.6.0 and later; empty before)."""
 
     @field_validator("namespace_definition", mode="before")
     @classmethod
@@ -144,6 +146,15 @@ class AirbyteConnection(_Model):
     @property
     def selected_streams(self) -> list[AirbyteStream]:
         return [s for s in self.streams if s.selected]
+
+    # dagster-airbyte's names, so its users' ``connection_selector_fn`` keeps working.
+    @property
+    def id(self) -> str:
+        return self.connection_id
+
+    @property
+    def stream_prefix(self) -> str | None:
+        return self.prefix or None
 
 
 class AirbyteStreamStats(_Model):

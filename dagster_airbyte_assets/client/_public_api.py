@@ -36,6 +36,7 @@ from dagster_airbyte_assets.client._wire import (
     parse_datetime,
     path_segment,
     reading,
+    tag_names,
 )
 from dagster_airbyte_assets.errors import AirbyteConflictError, AirbyteNotFoundError
 
@@ -194,6 +195,7 @@ def parse_public_connection(payload: Mapping[str, Any]) -> AirbyteConnection:
         schedule=parse_public_schedule(payload.get("schedule")),
         streams=[parse_public_stream(s) for s in configurations.get("streams") or []],
         has_json_schemas=False,
+        tags=tag_names(payload.get("tags")),
     )
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "path_segment",
     "reading",
     "str_or_none",
+    "tag_names",
 ]
 
 
@@ -129,3 +130,15 @@ def reading(what: str, method: str, url: str) -> Iterator[None]:
             method=method,
             url=url,
         ) from None
+
+
+def tag_names(value: Any) -> list[str]:
+    """The names of a connection's tags (``tags: [{tagId, name, color, workspaceId}]``).
+
+    ``ConnectionRead.tags`` and the Public ``ConnectionResponse.tags`` exist from Airbyte v1.6.0
+    (config.yaml@v1.6.0; ``ConnectionReadMapper.kt@v1.6.0`` ~100); older servers send none.
+    """
+    if not isinstance(value, list):
+        return []
+    names = (item.get("name") for item in value if isinstance(item, Mapping))
+    return sorted({name for name in names if isinstance(name, str) and name})

@@ -170,7 +170,9 @@ def connection_read(connection: dict[str, Any]) -> dict[str, Any]:
     ``selected: true``, ``suggested: false`` and ``aliasName`` made alphanumeric
     (``CatalogConverter.toApi(ConfiguredAirbyteCatalog)``, ~77-134).
     """
-    body = {k: v for k, v in connection.items() if v is not None and k not in ("syncCatalog",)}
+    body = {
+        k: v for k, v in connection.items() if v is not None and k not in ("syncCatalog", "tags")
+    }
     streams = []
     for item in (connection.get("syncCatalog") or {}).get("streams", []):
         config = dict(item.get("config") or {})
@@ -376,17 +378,37 @@ def _discover_schema(service: Service, body: dict[str, Any]) -> dict[str, Any]:
 # -- connections --------------------------------------------------------------------------------
 
 
+def _tagged_read(service: Service, connection: dict[str, Any]) -> dict[str, Any]:
+    """``connection_read`` plus ``tags`` where the release has them (ConnectionRead@v1.6.0;
+    ``ApiPojoConverters.java@v1.6.0`` ~173)."""
+    read = connection_read(connection)
+    if _profile(service).connection_tags:
+        read["tags"] = list(connection.get("tags") or [])
+    return read
+
+
 def _connections_create(service: Service, body: dict[str, Any]) -> dict[str, Any]:
     # ConnectionsHandler.kt ~520: no namespaceDefinition means "source".
-    return connection_read(service.create_connection({"namespaceDefinition": "source", **body}))
+    created = service.create_connection({"namespaceDefinition": "source", **body})
+    return _tagged_read(service, created)
 
 
 def _connections_update(service: Service, body: dict[str, Any]) -> dict[str, Any]:
-    return connection_read(service.update_connection(body))
+    return _tagged_read(service, service.update_connection(body))
 
 
 def _connections_get(service: Service, body: dict[str, Any]) -> dict[str, Any]:
-    return connection_read(service.connection(body["connectionId"]))
+    return _tagged_read(service, service.connection(body["connectionId"]))
+
+
+def _tags_list(service: Service, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """``tags/list`` (TagController.kt@v1.6.0): the workspace's tags, a bare array."""
+    service.workspace(body["workspaceId"])
+    return service.tags([body["workspaceId"]])
+
+
+def _tags_create(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    return service.create_tag(body["workspaceId"], body["name"], body["color"])
 
 
 def _connections_list(include_deleted: bool) -> Handler:
@@ -398,7 +420,7 @@ def _connections_list(include_deleted: bool) -> Handler:
         connections = service.store.list("connections", [body["workspaceId"]])
         return {
             "connections": [
-                connection_read(c)
+                _tagged_read(service, c)
                 for c in connections
                 if include_deleted or c.get("status") != "deprecated"
             ]
@@ -435,7 +457,9 @@ def _connections_refresh(service: Service, body: dict[str, Any]) -> dict[str, An
         for s in (body.get("streams") or [])
         if isinstance(s, dict) and s.get("streamName") is not None
     ] or None
-    job = service.engine.start(body["connectionId"], "refresh", streams=streams)
+    job = service.engine.start(
+        body["connectionId"], "refresh", streams=streams, refresh_mode=body.get("refreshMode")
+    )
     if not _profile(service).refresh_returns_job:
         return {"value": True}
     return {"job": job_info_light_read(service.job(job["id"]), _profile(service))["job"]}
@@ -517,7 +541,7 @@ def _web_backend_connection(service: Service, body: dict[str, Any]) -> dict[str,
                 version["supportsDataActivation"] = False
             result[f"{side}ActorDefinitionVersion"] = version
     if profile.connection_tags:
-        result["tags"] = []
+        result["tags"] = list(connection.get("tags") or [])
     if profile.on_demand_field:
         result["onDemandEnabled"] = False
     return result
@@ -774,6 +798,19 @@ def endpoints(profile: Any) -> dict[str, Endpoint]:
         "jobs/cancel": Endpoint(_jobs_cancel, _JOB_ID),
         "jobs/list": Endpoint(_jobs_list, _job_list_model(profile)),
     }
+    if profile.connection_tags:
+        table["tags/list"] = Endpoint(
+            _tags_list, _ids("TagListRequestBody", "workspaceId", "listTags")
+        )
+        table["tags/create"] = Endpoint(
+            _tags_create,
+            rq.Model(
+                "TagCreateRequestBody",
+                {"workspaceId": rq.UUID_, "name": rq.STR, "color": rq.STR},
+                ("workspaceId", "name", "color"),
+                "createTag",
+            ),
+        )
     return {k: v for k, v in table.items() if profile.has_config_action(k)}
 
 

@@ -225,6 +225,7 @@ class JobEngine:
         *,
         scheduled_at: float | None = None,
         streams: list[dict[str, Any]] | None = None,
+        refresh_mode: str | None = None,
     ) -> dict[str, Any]:
         """Create a job for the connection and run it, as ``SchedulerHandler`` does.
 
@@ -237,6 +238,9 @@ class JobEngine:
         - one job at a time per connection: 409 "A sync is already running for: <id>".
 
         ``streams`` (refresh/reset of some streams): ``[{name, namespace?}]``, default all.
+        ``refresh_mode`` (refresh): ``Truncate`` drops what the streams held before, once the
+        refresh commits; ``Merge`` keeps it (``CatalogGenerationSetter.kt@v1.6.0`` ~36-47: the
+        minimum generation is the current one for TRUNCATE, 0 for MERGE).
         ``scheduled_at``: the scheduler's "now" that made the job due, kept on the job so the
         next run counts from it (a tick with a simulated clock stays consistent).
         """
@@ -286,6 +290,8 @@ class JobEngine:
             }
             if config_type in ("reset_connection", "refresh"):
                 job["targetStreams"] = streams if streams is not None else enabled
+            if config_type == "refresh":
+                job["refreshMode"] = refresh_mode or "Truncate"
             if scheduled_at is not None:
                 job["scheduledAt"] = scheduled_at
             self.store.create_job(job)
@@ -543,6 +549,12 @@ class JobEngine:
         generation = int(state.get("generation", 0))
         if reset:
             stream = _replace(stream, sync_mode="full_refresh", destination_sync_mode="overwrite")
+        elif refresh and job.get("refreshMode", "Truncate") == "Truncate":
+            # Only this generation survives: the destination overwrites (deduped if it was).
+            dedup = stream.destination_sync_mode.endswith("dedup")
+            stream = _replace(
+                stream, destination_sync_mode="overwrite_dedup" if dedup else "overwrite"
+            )
         overwrite = stream.destination_sync_mode.startswith("overwrite")
         if overwrite or refresh or reset:
             generation += 1

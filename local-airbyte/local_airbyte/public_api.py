@@ -289,6 +289,22 @@ def build_router(service: Service) -> APIRouter:
         service.delete_connection(_uuid("connectionId", connection_id))
         return Response(status_code=204)
 
+    if profile.connection_tags:  # TagsController.kt@v1.6.0
+
+        @router.get("/tags")
+        def tags(request: Request) -> dict[str, Any]:
+            return {"data": service.tags(_ids(request, "workspaceIds"))}
+
+        @router.post("/tags")
+        async def create_tag(request: Request) -> dict[str, Any]:
+            body = await _body(request, "TagCreateRequest")
+            return await _blocking(
+                service.create_tag,
+                get_field(body, "workspaceId", "uuid"),
+                get_field(body, "name"),
+                get_field(body, "color"),
+            )
+
     @router.get("/streams")
     def streams(request: Request) -> list[dict[str, Any]]:
         source_id = request.query_params.get("sourceId")

@@ -176,7 +176,11 @@ def connection_response(connection: dict[str, Any], profile: Any = None) -> dict
         "createdAt": connection.get("created_at", 0),
     }
     if profile is None or profile.connection_tags:  # required from v1.6.0
-        body["tags"] = []
+        # ConnectionReadMapper.kt@v1.6.0 ~100, ~142: {tagId, name, color, workspaceId}
+        body["tags"] = [
+            {k: t[k] for k in ("tagId", "name", "color", "workspaceId")}
+            for t in connection.get("tags") or []
+        ]
     if connection.get("namespaceFormat") is not None:
         body["namespaceFormat"] = connection["namespaceFormat"]
     return body
@@ -320,7 +324,8 @@ def connection_fields(body: dict[str, Any]) -> dict[str, Any]:
     if body.get("schedule") is not None:
         fields.update(_schedule_fields(require_object(body["schedule"], "schedule")))
     if body.get("tags") is not None:
-        get_field(body, "tags", "list")  # accepted; the local Airbyte has no tags
+        # ConnectionUpdateMapper.kt@v1.6.0 ~88: the tags replace the connection's.
+        fields["tags"] = get_field(body, "tags", "list")
     return fields
 
 

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .api_errors import CronProblem, InvalidInput, JobNotFound, NotFound
+from .api_errors import Conflict, CronProblem, IllegalState, InvalidInput, JobNotFound, NotFound
 from .auth import TokenIssuer
 from .connectors.base import ConnectorError, DiscoveredStream, Registry
 from .cron import CronError, QuartzCron, check_frequency
@@ -543,6 +543,47 @@ class Service:
             if body.get(name) is not None:
                 connection[name] = get_field(body, name, "bool")
         self._apply_schedule(connection, body, previous)
+        if body.get("tags") is not None and self.settings.profile.connection_tags:
+            connection["tags"] = self._connection_tags(connection["workspaceId"], body["tags"])
+
+    # -- tags ---------------------------------------------------------------------------------------
+    # Connection tags (Config ``tags/*`` from v1.4.0; ``ConnectionRead.tags``, Public
+    # ``ConnectionResponse.tags`` and ``/tags`` from v1.6.0: config.yaml@v1.6.0 ConnectionRead,
+    # api.yaml@v1.6.0 /tags). ``TagServiceDataImpl.kt@v1.6.0`` ~47-52: at most 100 per workspace;
+    # ``V1_1_0_010__CreateTagTable.java`` ~43-58: ``color`` six hex digits, ``(name, workspace)``
+    # unique. A connection keeps links to tags (``ConnectionsHandler.java@v1.6.0`` ~409:
+    # ``toInternalTag`` per item), so only ``tagId`` of each sent tag matters; reads show the tag
+    # as stored. Tags are never renamed here, so a connection keeps the tag documents themselves.
+
+    def tags(self, workspace_ids: list[str] | None) -> list[dict[str, Any]]:
+        return self.store.list("tags", workspace_ids or None)
+
+    def create_tag(self, workspace_id: str, name: str, color: str) -> dict[str, Any]:
+        self.workspace(workspace_id)
+        if not re.fullmatch(r"[0-9A-Fa-f]{6}", color or ""):
+            raise InvalidInput("color", "must be six hexadecimal digits", color)
+        with self._write_lock:
+            existing = self.store.list("tags", [workspace_id])
+            if len(existing) >= 100:
+                raise IllegalState("Maximum 100 tags can be created in a workspace")
+            if any(t["name"] == name for t in existing):
+                raise Conflict("Tag with same name already exists")
+            tag = {"tagId": str(uuid.uuid4()), "workspaceId": workspace_id, "name": name}
+            tag.update(color=color)
+            self.store.put("tags", tag["tagId"], tag, workspace_id)
+        return tag
+
+    def _connection_tags(self, workspace_id: str, sent: Any) -> list[dict[str, Any]]:
+        if not isinstance(sent, list):
+            raise InvalidInput("tags", "must be a list of tags", sent)
+        result = []
+        for index, item in enumerate(sent):
+            tag_id = require_object(item, f"tags[{index}]").get("tagId")
+            tag = self.store.get("tags", str(tag_id)) if tag_id else None
+            if tag is None or tag["workspaceId"] != workspace_id:
+                raise NotFound("tag", tag_id)
+            result.append(tag)
+        return result
 
     def _apply_schedule(
         self, connection: dict[str, Any], body: dict[str, Any], previous: dict[str, Any] | None

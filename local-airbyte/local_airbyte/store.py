@@ -20,7 +20,7 @@ __all__ = ["TERMINAL_STATUSES", "Store"]
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
-_KINDS = ("workspaces", "sources", "destinations", "connections")
+_KINDS = ("workspaces", "sources", "destinations", "connections", "tags")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (

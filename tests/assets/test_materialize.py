@@ -225,7 +225,6 @@ def test_unknown_job_status_is_treated_as_running(local_airbyte: Any, tmp_path: 
         f"{local_airbyte.url}/_local/jobs/{job['id']}/force_status",
         json={"status": "waiting_for_capacity"},
     ).raise_for_status()
-    instance = dg.DagsterInstance.ephemeral()
     unknown = "reports status 'waiting_for_capacity'"
     jobs_before = len(_jobs(local_airbyte, connection_id))
 
@@ -246,11 +245,12 @@ def test_unknown_job_status_is_treated_as_running(local_airbyte: Any, tmp_path: 
             f"{local_airbyte.url}/_local/jobs/{job['id']}/force_status", json={"status": None}
         ).raise_for_status()
 
-    releaser = threading.Thread(target=release_once_seen)
-    releaser.start()
-    result = _materialize(assets, workspace, instance=instance)
-    releaser.join()
-    assert saw_unknown_status()
+    with dg.instance_for_test() as instance:
+        releaser = threading.Thread(target=release_once_seen)
+        releaser.start()
+        result = _materialize(assets, workspace, instance=instance)
+        releaser.join()
+        assert saw_unknown_status()
     assert result.success
     assert _row_counts(result)[dg.AssetKey(["raw", "orders"])][MetadataKeys.JOB_ID] == job["id"]
     assert len(_jobs(local_airbyte, connection_id)) == jobs_before  # attached, started none

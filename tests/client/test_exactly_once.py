@@ -23,6 +23,7 @@ from client_payloads import CONN, ROOT
 
 from dagster_airbyte_assets._sync import sync_and_wait
 from dagster_airbyte_assets.client import AirbyteClient, RetryPolicy
+from dagster_airbyte_assets.client._trigger import _MAX_SENDS
 from dagster_airbyte_assets.errors import (
     AirbyteConnectionInactiveError,
     AirbyteServerError,
@@ -269,11 +270,11 @@ def test_a_start_that_never_reached_airbyte_is_sent_again_once(dialect: str, fau
 def test_the_previous_runs_job_is_never_adopted(dialect: str) -> None:
     # The old job finished 3 s ago (the old client adopted "any job of the last 30 s"); every
     # start answer is lost, and no new job ever appears.
-    server = FakeAirbyte(dialect, start_faults=["503-before"] * 3)
+    server = FakeAirbyte(dialect, start_faults=["503-before"] * _MAX_SENDS)
     with pytest.raises(AirbyteServerError):
         _sync(server)
     assert server.new_jobs() == []
-    assert server.starts_received == 3  # bounded, then a typed error
+    assert server.starts_received == _MAX_SENDS  # bounded, then a typed error
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

@@ -73,7 +73,9 @@ def test_demo_twice_second_run_incremental(tmp_path: Path) -> None:
         assert "is in use" not in result.stdout
         assert f"Airbyte's page of this sync: http://127.0.0.1:{port}/workspaces/" in result.stdout
         assert "loaded definitions.py" in result.stdout  # progress while loading
-        assert "16 asset checks: 16 passed, 0 warned, 0 failed." in result.stdout
+        assert "19 asset checks: 19 passed, 0 warned, 0 failed." in result.stdout
+        assert "freshness: 3 checks" in result.stdout
+        assert "automation: 5 dbt models build" in result.stdout
         assert "Running with dbt" not in result.stdout  # dbt's own log stays out of the way
         assert "Local Airbyte stopped." in result.stdout
     assert "enabled: false" in (home / "dagster.yaml").read_text()  # telemetry off

@@ -143,7 +143,10 @@ def test_asset_graph_automation_and_a_launched_run(webserver: str) -> None:
     assert schedules["sync_and_transform"]["scheduleState"]["status"] == "STOPPED"
     mirrored = [s for name, s in schedules.items() if name != "sync_and_transform"]
     assert [s["cronSchedule"] for s in mirrored] == ["0 * * * *"]  # from AIRBYTE_CRON_OVERRIDES
-    assert [s["name"] for s in repository["sensors"]] == ["airbyte_sync_sensor"]
+    assert sorted(s["name"] for s in repository["sensors"]) == [
+        "airbyte_sync_sensor",
+        "dbt_follows_airbyte",
+    ]
     # The schedule's named job: runs of everything show it as their Target.
     assert "sync_and_transform" in {j["name"] for j in repository["jobs"]}
 
