@@ -243,7 +243,16 @@ def _maintenance_job(
                 if not streams or AirbyteSpecMetadata.of(s.metadata).stream_name in streams
             ]
             report = client.get_job_report(job, stream_sync_modes(touched))
-            for result in materialize_results(report, touched, job_url=url, log=context.log):
+            # A truncate refresh empties each table and refills it: what the job committed
+            # for a stream is the table's size (dagster/row_count). A merge keeps the rows.
+            table_rows = (
+                _committed_by_key(report, touched)
+                if str(refresh_mode).lower() == "truncate"
+                else {}
+            )
+            for result in materialize_results(
+                report, touched, job_url=url, log=context.log, table_rows=table_rows
+            ):
                 metadata = {**(result.metadata or {}), JOB_TYPE_KEY: "refresh"}
                 context.log_event(
                     dg.AssetMaterialization(
@@ -304,3 +313,20 @@ def build_airbyte_maintenance_jobs(
             for kind in kinds
         )
     return jobs
+
+
+def _committed_by_key(job: AirbyteJob, specs: Sequence[dg.AssetSpec]) -> dict[dg.AssetKey, int]:
+    """Records the job committed per stream asset, where Airbyte reported them."""
+    found: dict[dg.AssetKey, int] = {}
+    for spec in specs:
+        meta = AirbyteSpecMetadata.of(spec.metadata)
+        for stats in job.stream_stats:
+            same = stats.stream_name == meta.stream_name and (
+                (stats.stream_namespace or None) == (meta.stream_namespace or None)
+                or stats.stream_namespace is None
+                or meta.stream_namespace is None
+            )
+            if same and stats.records_committed is not None:
+                found[spec.key] = stats.records_committed
+                break
+    return found
