@@ -29,6 +29,8 @@ class AirbyteSpecMetadata(NamespacedMetadataSet):
     stream_namespace: str | None = None
     sync_mode: str | None = None
     """``incremental`` or ``full_refresh``: how the job's attempts add up for this stream."""
+    destination_sync_mode: str | None = None
+    """``overwrite``, ``append``, ``append_dedup``...: whether the sync's rows are the table."""
     json_schema_hash: str | None = None
 
     @classmethod

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Hashable, Mapping
 from functools import lru_cache
+from typing import TypeVar
 
-__all__ = ["airbyte_name", "definition_name", "destination_identifier"]
+K = TypeVar("K", bound=Hashable)
+
+__all__ = ["airbyte_name", "definition_name", "destination_identifier", "unique_names"]
 
 # Destinations whose identifiers are lower case (typing-and-deduping SQL destinations).
 LOWERCASING_DESTINATIONS = frozenset({"postgres", "duckdb", "redshift", "motherduck", "mssql"})
@@ -74,3 +78,24 @@ def definition_name(name: str, fallback: str = "airbyte") -> str:
     collapsed: ``shop_warehouse``.
     """
     return _UNDERSCORES.sub("_", airbyte_name(name).lower()).strip("_") or fallback
+
+
+def unique_names(wanted: Mapping[K, tuple[str, str]]) -> dict[K, str]:
+    """A distinct definition name per item from ``{item: (name, tie_break)}``.
+
+    Items whose names collide are ordered by ``tie_break`` (something the same on every
+    machine, such as the item's smallest asset key, never an Airbyte id) and numbered: the
+    first keeps the name, the next get ``_2``, ``_3``... So a step or check name is the same
+    wherever the code location loads, and stays put when another deployment's ids differ.
+    """
+    bases = {name for name, _ in wanted.values()}
+    taken: set[str] = set()
+    names: dict[K, str] = {}
+    for item, (name, _) in sorted(wanted.items(), key=lambda kv: (kv[1][0], kv[1][1])):
+        candidate, n = name, 1
+        while candidate in taken or (candidate != name and candidate in bases):
+            n += 1
+            candidate = f"{name}_{n}"
+        taken.add(candidate)
+        names[item] = candidate
+    return names

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,10 +41,13 @@ from dagster_airbyte_assets._poll import (
     expected_from_history,
     refine_expected,
 )
+from dagster_airbyte_assets._row_counts import TableRowCounter, table_row_count
+from dagster_airbyte_assets._units import human_bytes, human_duration
 from dagster_airbyte_assets.client import (
     AirbyteClient,
     AirbyteJob,
     AirbyteStreamStats,
+    AirbyteSyncProgress,
     StartState,
     SyncHistory,
 )
@@ -66,6 +70,7 @@ if TYPE_CHECKING:
     from dagster_airbyte_assets.resource import AirbyteWorkspace
 
 __all__ = [
+    "DEFAULT_HEARTBEAT_INTERVAL",
     "DEFAULT_OUTAGE_TIMEOUT",
     "MIN_POLL_DELAY",
     "AirbyteSyncFailure",
@@ -86,6 +91,8 @@ DEFAULT_OUTAGE_TIMEOUT = 600.0
 _LATE_WATCH_GAP = 2.0
 # Progress is asked at most this often (in poll intervals) while a sync overruns.
 _PROGRESS_EVERY = 2.0
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
+"""Seconds between two "still running" lines while a sync runs."""
 
 
 class Log(Protocol):
@@ -93,6 +100,37 @@ class Log(Protocol):
 
     def info(self, msg: str, /) -> Any: ...
     def warning(self, msg: str, /) -> Any: ...
+
+
+class _NamedLog:
+    """Says a connection's name where a log line would name its id.
+
+    Lines from the client layer (which knows ids only) and from here read
+    ``connection 'Shop → Warehouse'`` instead of a UUID nobody recognises.
+    """
+
+    def __init__(self, log: Log, connection_id: str, label: str) -> None:
+        self._log = log
+        self._id = connection_id
+        self._label = label
+
+    def _named(self, msg: str) -> str:
+        # One pass: "connection <id>" and a bare "<id>" both become the label, exactly once.
+        return re.sub(rf"(?:connection )?{re.escape(self._id)}", lambda _: self._label, msg)
+
+    def info(self, msg: str, /) -> Any:
+        return self._log.info(self._named(msg))
+
+    def warning(self, msg: str, /) -> Any:
+        return self._log.warning(self._named(msg))
+
+
+def connection_label(connection_id: str, name: str | None, *, with_id: bool = False) -> str:
+    """How log lines and errors name a connection: ``connection 'Shop'`` (plus a short id
+    where two connections share the name; the bare id only when no name is known)."""
+    if not name:
+        return f"connection {connection_id}"
+    return f"connection {name!r}" + (f" ({connection_id[:8]})" if with_id else "")
 
 
 class _SyncInterrupted(Exception):
@@ -152,6 +190,8 @@ def sync_and_wait(
     outage_timeout: float = DEFAULT_OUTAGE_TIMEOUT,
     sync_modes: Mapping[tuple[str, str | None], str] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    connection_name: str | None = None,
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
 ) -> AirbyteJob:
     """Start a sync exactly once (or attach to the one running), wait, and return it.
 
@@ -160,10 +200,16 @@ def sync_and_wait(
     Raises :class:`AirbyteJobFailedError`, :class:`AirbyteJobCancelledError`,
     :class:`AirbyteJobTimeoutError` (the job is cancelled first when
     ``cancel_on_termination``), :class:`AirbyteOutageError` (the job is left running) or the
-    typed error of a start Airbyte refused.
+    typed error of a start Airbyte refused. ``connection_name`` (or ``"Name (short id)"``)
+    is how log lines and errors name the connection.
     """
     _check_settings(poll_interval, poll_timeout, outage_timeout)
-    out: Log = log or logger
+    label = (
+        connection_label(connection_id, connection_name)
+        if connection_name is None or not connection_name.startswith("connection ")
+        else connection_name
+    )
+    out: Log = _NamedLog(log or logger, connection_id, label)
     history = client.sync_history(connection_id)  # before anything is sent
     state = StartState()
     try:
@@ -177,10 +223,12 @@ def sync_and_wait(
             log=out,
             conflict_timeout=poll_timeout,
         )
-        _log_start(out, start.how, start.job, connection_id, job_type)
+        _log_start(out, start.how, start.job, label, job_type)
         waiter = _Waiter(
             client,
             connection_id,
+            label=label,
+            heartbeat_interval=heartbeat_interval,
             poll_interval=poll_interval,
             poll_timeout=poll_timeout,
             outage_timeout=outage_timeout,
@@ -197,25 +245,27 @@ def sync_and_wait(
             client, connection_id, job, start.late_start_deadline, sleep, clock, out
         )
     if job.status == "succeeded":
-        return client.get_job_report(job, sync_modes)
+        report = client.get_job_report(job, sync_modes)
+        out.info(_summary(report, label))
+        return report
     if job.status == "cancelled":
         raise AirbyteJobCancelledError(
-            f"Airbyte job {job.job_id} of connection {connection_id} was cancelled.",
+            f"Airbyte job {job.job_id} of {label} was cancelled.",
             job=job,
         )
     reason = job.failure_reason or "Airbyte gave no failure reason"
     attempts = f" after {len(job.attempts)} attempt(s)" if job.attempts_known else ""
     raise AirbyteJobFailedError(
-        f"Airbyte job {job.job_id} of connection {connection_id} failed{attempts}: {reason}",
+        f"Airbyte job {job.job_id} of {label} failed{attempts}: {reason}",
         job=job,
         message=job.failure_reason,
     )
 
 
-def _log_start(out: Log, how: str, job: AirbyteJob, connection_id: str, job_type: str) -> None:
+def _log_start(out: Log, how: str, job: AirbyteJob, label: str, job_type: str) -> None:
     if how == "attached":
         out.info(
-            f"A sync is already running for connection {connection_id}: attaching to Airbyte "
+            f"A sync is already running for {label}: attaching to Airbyte "
             f"job {job.job_id} instead of starting another."
         )
     elif how == "adopted":
@@ -224,7 +274,7 @@ def _log_start(out: Log, how: str, job: AirbyteJob, connection_id: str, job_type
             "answer was lost; waiting for it."
         )
     else:
-        out.info(f"Started Airbyte {job_type} job {job.job_id} for connection {connection_id}.")
+        out.info(f"Started Airbyte {job_type} job {job.job_id} for {label}.")
 
 
 def _clean_up(
@@ -316,6 +366,8 @@ class _Waiter:
         client: AirbyteClient,
         connection_id: str,
         *,
+        label: str | None = None,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
         poll_interval: float,
         poll_timeout: float | None,
         outage_timeout: float,
@@ -325,6 +377,11 @@ class _Waiter:
     ) -> None:
         self.client = client
         self.connection_id = connection_id
+        self.label = label or connection_label(connection_id, None)
+        self.heartbeat_interval = heartbeat_interval
+        self._failed_said: set[int] = set()
+        self._progress_at: tuple[float, AirbyteSyncProgress | None] | None = None
+        self._progress_answers = True  # until this Airbyte answers without a progress endpoint
         self.poll_interval = poll_interval
         self.poll_timeout = poll_timeout
         self.outage_timeout = outage_timeout
@@ -345,11 +402,12 @@ class _Waiter:
         # Airbyte answers it with numbers.
         progress_useful = bool(history.records)
         last_listed = float("-inf")
+        last_heartbeat = 0.0
         while not job.is_terminal:
             elapsed = self.clock() - started
             if self.poll_timeout is not None and elapsed >= self.poll_timeout:
                 raise AirbyteJobTimeoutError(
-                    f"Airbyte job {job.job_id} of connection {self.connection_id} did not "
+                    f"Airbyte job {job.job_id} of {self.label} did not "
                     f"finish within poll_timeout={self.poll_timeout:g}s.",
                     job=job,
                 )
@@ -359,7 +417,24 @@ class _Waiter:
                 delay = min(self.poll_interval, max(1.0, (self.clock() - outage_since) / 4))
             if self.poll_timeout is not None:
                 delay = min(delay, max(0.0, self.poll_timeout - elapsed))
-            self.sleep(delay)
+            poll_at = elapsed + delay
+            while (
+                outage_since is None
+                and last_seen is not None
+                and last_heartbeat + self.heartbeat_interval < poll_at
+            ):
+                # A sparse plan sleeps past the heartbeat: wake for it alone (no status read;
+                # a progress read only if the budget has room, and then the check waits its
+                # turn in the budget).
+                self.sleep(max(0.0, last_heartbeat + self.heartbeat_interval - elapsed))
+                elapsed = last_heartbeat = self.clock() - started
+                made = len(calls)
+                self._beat(job, elapsed, plan, calls, budget_since)
+                if len(calls) > made:
+                    poll_at = max(poll_at, elapsed + plan.next_delay(elapsed, calls, budget_since))
+                    if self.poll_timeout is not None:
+                        poll_at = min(poll_at, self.poll_timeout)
+            self.sleep(max(0.0, poll_at - (self.clock() - started)))
             calls.append(self.clock() - started)
             try:
                 current = self.client.get_job(job.job_id)
@@ -379,14 +454,19 @@ class _Waiter:
                 outage_since = None
                 budget_since = calls[-1]
             job = state.job = current
+            self._log_failed_attempts(job)
             seen = (job.status, len(job.attempts))
             if seen != last_seen:
-                self._log_status(job, last_seen)
+                self._log_status(job)
+                last_heartbeat = self.clock() - started
                 if last_seen is not None and seen[1] > last_seen[1] and expected is not None:
                     # A new attempt starts over: expect it to take as long again from now.
                     plan = plan.with_expected(self.clock() - started + expected)
                 last_seen = seen
             now = self.clock() - started
+            if not job.is_terminal and now - last_heartbeat >= self.heartbeat_interval:
+                last_heartbeat = now
+                self._beat(job, now, plan, calls, budget_since)
             due = plan.expected_duration
             if (
                 progress_useful
@@ -414,7 +494,7 @@ class _Waiter:
         if listed is False:
             raise AirbyteNotFoundError(
                 f"Airbyte has no job {job.job_id} any more (it answers 500 to reading it and "
-                f"connection {self.connection_id} no longer lists it)",
+                f"{self.label} no longer lists it)",
                 resource_id=str(job.job_id),
                 job_id=job.job_id,
                 connection_id=self.connection_id,
@@ -434,24 +514,111 @@ class _Waiter:
         if now - since > self.outage_timeout:
             raise AirbyteOutageError(
                 f"Airbyte stayed unreachable or failing for {now - since:.0f}s (more than "
-                f"outage_timeout={self.outage_timeout:g}s) while job {job.job_id} of connection "
-                f"{self.connection_id} was waited on; the job was not cancelled and may still "
+                f"outage_timeout={self.outage_timeout:g}s) while job {job.job_id} of "
+                f"{self.label} was waited on; the job was not cancelled and may still "
                 f"be running. Last error: {exc}",
                 job=job,
                 last_error=exc,
             )
         return since
 
-    def _log_status(self, job: AirbyteJob, before: tuple[str, int] | None) -> None:
-        records = _records_so_far(job)
+    def _log_status(self, job: AirbyteJob) -> None:
+        if job.succeeded:
+            return  # the summary with every stream's numbers follows
         attempt = f", attempt {len(job.attempts)}" if job.attempts else ""
-        so_far = f", {records} records so far" if records is not None else ""
-        self.log.info(f"Airbyte job {job.job_id}: {job.status}{attempt}{so_far}.")
+        records = None if job.is_terminal else _records_so_far(job)
+        # "So far" only while the job runs: a finished job's numbers come in the summary.
+        so_far = f", {records:,} records so far" if records is not None else ""
+        self.log.info(f"Airbyte job {job.job_id} of {self.label}: {job.status}{attempt}{so_far}.")
         if not job.is_known_status:
             self.log.warning(
                 f"Airbyte job {job.job_id} reports status {job.status!r}, which this "
                 "version does not know; treating it as still running."
             )
+
+    def _progress_is_fresh(self) -> bool:
+        return (
+            self._progress_at is not None
+            and self.clock() - self._progress_at[0] < self.poll_interval
+        )
+
+    def _progress(self, *, ask: bool = True) -> AirbyteSyncProgress | None:
+        """``connections/sync_progress``, asked at most once per poll interval.
+
+        The heartbeat and the end prediction share one answer instead of asking twice; with
+        ``ask=False`` only a fresh answer is reused (the call budget allows no new one).
+        """
+        cached = self._progress_at
+        if cached is not None and self.clock() - cached[0] < self.poll_interval:
+            return cached[1]
+        if not ask:
+            return None
+        progress = self.client.sync_progress(self.connection_id)
+        self._progress_at = (self.clock(), progress)
+        if progress is None:
+            self._progress_answers = False
+        return progress
+
+    def _log_failed_attempts(self, job: AirbyteJob) -> None:
+        """Each failed attempt once, with Airbyte's reason (Airbyte retries it on its own)."""
+        for attempt in job.attempts:
+            if attempt.status != "failed" or attempt.attempt_number in self._failed_said:
+                continue
+            self._failed_said.add(attempt.attempt_number)
+            reason = attempt.failure_reason or "Airbyte gave no reason"
+            partial = " after committing part of the data" if attempt.partial_success else ""
+            self.log.warning(
+                f"Airbyte job {job.job_id} of {self.label}: attempt "
+                f"{attempt.attempt_number + 1} failed{partial}: {reason}"
+            )
+
+    def _beat(
+        self,
+        job: AirbyteJob,
+        elapsed: float,
+        plan: PollPlan,
+        calls: list[float],
+        budget_since: float,
+    ) -> None:
+        """A heartbeat; live numbers cost a call, so only where the polling budget has room (a
+        sync with a history is polled sparsely until its expected end), else the heartbeat
+        says what the last status read carried."""
+        ask = (
+            self._progress_answers
+            and not self._progress_is_fresh()
+            and plan.budget_allows(elapsed, calls, budget_since)
+        )
+        if ask:
+            calls.append(elapsed)
+        self._heartbeat(job, elapsed, ask=ask)
+
+    def _heartbeat(self, job: AirbyteJob, elapsed: float, *, ask: bool) -> None:
+        """A "still running" line: time waited, and records and bytes so far where known.
+
+        From ``connections/sync_progress`` where the server has it (live numbers), else from
+        the job's current attempt.
+        """
+        records: int | None = None
+        size: int | None = None
+        progress = self._progress(ask=ask)
+        if progress is not None and progress.job_id == job.job_id:
+            records = _first(progress.records_emitted, progress.records_committed)
+            size = _first(progress.bytes_emitted, progress.bytes_committed)
+        if records is None and job.attempts:
+            current = job.attempts[-1]
+            records = _first(current.records_emitted, current.records_synced)
+            size = current.bytes_synced
+        numbers = []
+        if records is not None:
+            numbers.append(f"{records:,} records")
+        if size is not None:
+            numbers.append(human_bytes(size))
+        so_far = ", ".join(numbers) + " so far" if numbers else "no numbers from Airbyte yet"
+        attempt = f" (attempt {len(job.attempts)})" if len(job.attempts) > 1 else ""
+        self.log.info(
+            f"Airbyte job {job.job_id} of {self.label} still {job.status}{attempt} after "
+            f"{human_duration(elapsed)}: {so_far}."
+        )
 
     def _refine(self, plan: PollPlan, now: float, history: SyncHistory) -> PollPlan | None:
         """The sync runs past its expected end: ask how far it got and predict the end.
@@ -459,7 +626,7 @@ class _Waiter:
         ``None`` when this Airbyte gives no numbers (no endpoint, or one without records):
         asking again would only spend calls.
         """
-        progress = self.client.sync_progress(self.connection_id)
+        progress = self._progress()
         if progress is None:
             return None
         so_far = progress.records_emitted
@@ -469,6 +636,30 @@ class _Waiter:
             return None
         refined = refine_expected(now, so_far, history.records)
         return plan if refined is None else plan.with_expected(refined)
+
+
+def _first(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _summary(job: AirbyteJob, label: str) -> str:
+    """The end of a sync in one line: time, attempts, and what each stream moved."""
+    took = f" in {human_duration(job.duration_seconds)}" if job.duration_seconds is not None else ""
+    attempts = f" ({len(job.attempts)} attempts)" if len(job.attempts) > 1 else ""
+    head = f"Airbyte job {job.job_id} of {label} {job.status}{took}{attempts}"
+    if not job.stream_stats:
+        total = f"{job.rows_synced:,} records in all" if job.rows_synced is not None else ""
+        return f"{head}: per-stream numbers unknown{'; ' + total if total else ''}."
+    parts = []
+    for stats in sorted(job.stream_stats, key=lambda s: (s.stream_namespace or "", s.stream_name)):
+        records = _first(stats.records_committed, stats.records_emitted)
+        text = (
+            f"{stats.stream_name} {records:,} records" if records is not None else stats.stream_name
+        )
+        if stats.bytes_committed is not None:
+            text += f" ({human_bytes(stats.bytes_committed)})"
+        parts.append(text)
+    return f"{head}: " + ", ".join(parts) + "."
 
 
 def _records_so_far(job: AirbyteJob) -> int | None:
@@ -507,8 +698,13 @@ def materialize_results(
     *,
     job_url: str | None = None,
     log: Log | None = None,
+    table_rows: Mapping[dg.AssetKey, int] | None = None,
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """One ``MaterializeResult`` per stream asset, with what Airbyte reported for that stream.
+
+    ``airbyte/records_synced`` is what the sync committed for the stream; ``dagster/row_count``
+    the table's size where it is known (``table_rows``, counted in the destination, or a full
+    refresh overwrite: see ``_row_counts``).
 
     A stream the job did not report gets no made-up numbers: its result says
     ``airbyte/stats_reported: False`` and a warning says why. Attempts are counted only where
@@ -524,7 +720,8 @@ def materialize_results(
         if job.partial_success:
             common[MetadataKeys.PARTIAL_SUCCESS] = True
     if job.duration_seconds is not None:
-        common[MetadataKeys.DURATION_S] = round(job.duration_seconds, 3)
+        # Float seconds (Airbyte's timestamps are whole seconds; never an int 0 for a short sync)
+        common[MetadataKeys.DURATION_S] = dg.MetadataValue.float(round(job.duration_seconds, 3))
     if job_url:
         common[MetadataKeys.JOB_URL] = dg.MetadataValue.url(job_url)
     if job.stats_source is None:
@@ -545,13 +742,17 @@ def materialize_results(
         else:
             metadata[MetadataKeys.STATS_REPORTED] = True
             if stats.records_committed is not None:
-                metadata[MetadataKeys.ROW_COUNT] = stats.records_committed
+                metadata[MetadataKeys.RECORDS_SYNCED] = stats.records_committed
                 if stats.records_committed == 0 and job.failed_attempts:
                     empty_after_failure.append(name)
             if stats.bytes_committed is not None:
                 metadata[MetadataKeys.BYTES_COMMITTED] = stats.bytes_committed
+                metadata[MetadataKeys.SIZE_COMMITTED] = human_bytes(stats.bytes_committed)
             if stats.records_emitted is not None:
                 metadata[MetadataKeys.RECORDS_EMITTED] = stats.records_emitted
+        rows = table_row_count(spec, stats.records_committed if stats else None, table_rows or {})
+        if rows is not None:
+            metadata[MetadataKeys.ROW_COUNT] = rows
         yield dg.MaterializeResult(asset_key=spec.key, metadata=metadata)
     if unreported:
         out.warning(
@@ -599,6 +800,11 @@ def _unsynced(
     return missing
 
 
+def spec_connection_name(specs: Sequence[dg.AssetSpec]) -> str | None:
+    """The connection's name as the definitions know it (for log lines)."""
+    return AirbyteSpecMetadata.of(specs[0].metadata).connection_name if specs else None
+
+
 def spec_connection_id(specs: Sequence[dg.AssetSpec]) -> str:
     ids = {AirbyteSpecMetadata.of(spec.metadata).connection_id for spec in specs}
     if len(ids) != 1 or None in ids:
@@ -617,13 +823,20 @@ def stream_sync_modes(specs: Sequence[dg.AssetSpec]) -> dict[tuple[str, str | No
     return modes
 
 
-def _job_url(
-    client: AirbyteClient, specs: Sequence[dg.AssetSpec], connection_id: str, job_id: int | None
-) -> str | None:
-    workspace_id = AirbyteSpecMetadata.of(specs[0].metadata).workspace_id if specs else None
-    if not workspace_id or job_id is None:
+def job_url(specs: Sequence[dg.AssetSpec], job: AirbyteJob | None) -> str | None:
+    """The job's page in Airbyte's UI, opened at its last attempt (the one that succeeded).
+
+    Built from the connection's page on the specs (``airbyte/connection_url``), as the real
+    UI links a job: ``.../connections/<id>/job-history#<job id>::<attempt number>``.
+    """
+    if job is None or not specs:
         return None
-    return client.job_ui_url(workspace_id, connection_id, job_id)
+    value = specs[0].metadata.get(MetadataKeys.CONNECTION_URL)
+    connection_url = str(getattr(value, "value", value) or "")
+    if not connection_url.endswith("/status"):
+        return None
+    attempt = job.attempts[-1].attempt_number if job.attempts else 0
+    return f"{connection_url.removesuffix('/status')}/job-history#{job.job_id}::{attempt}"
 
 
 def _results(
@@ -632,6 +845,7 @@ def _results(
     job: AirbyteJob,
     specs: Sequence[dg.AssetSpec],
     log: Log,
+    counter: TableRowCounter | None = None,
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """Selected streams get a ``MaterializeResult``; streams that synced unselected, an event.
 
@@ -642,9 +856,10 @@ def _results(
     stale = _unsynced(client, job, specs, log)
     stale_keys = {spec.key for spec in stale}
     synced_specs = [spec for spec in specs if spec.key not in stale_keys]
-    url = _job_url(client, specs, connection_id, job.job_id)
+    url = job_url(specs, job)
     selected = context.selected_asset_keys
-    for result in materialize_results(job, synced_specs, job_url=url, log=log):
+    rows = counter.count(connection_id, synced_specs) if counter is not None else {}
+    for result in materialize_results(job, synced_specs, job_url=url, log=log, table_rows=rows):
         assert result.asset_key is not None
         if result.asset_key in selected:
             yield result
@@ -663,7 +878,8 @@ def _results(
         )
         raise AirbyteSyncFailure(
             AirbyteStaleStateError(
-                f"Airbyte job {job.job_id} of connection {connection_id} did not sync stream(s) "
+                f"Airbyte job {job.job_id} of "
+                f"{connection_label(connection_id, spec_connection_name(specs))} did not sync stream(s) "
                 f"{names}: they are no longer selected in the connection. Refresh the saved "
                 "state (`dagster-airbyte-assets refresh-state -f <definitions file>`); those "
                 "assets were not marked materialized.",
@@ -680,11 +896,14 @@ def _wait_settings(workspace: AirbyteWorkspace) -> dict[str, Any]:
         "poll_timeout": workspace.poll_timeout,
         "cancel_on_termination": workspace.cancel_on_termination,
         "outage_timeout": workspace.outage_timeout,
+        "heartbeat_interval": workspace.heartbeat_interval,
     }
 
 
 def sync_and_materialize(
-    context: dg.AssetExecutionContext, workspace: AirbyteWorkspace
+    context: dg.AssetExecutionContext,
+    workspace: AirbyteWorkspace,
+    row_counter: TableRowCounter | None = None,
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """Sync the connection behind ``context``'s assets and yield one result per stream asset.
 
@@ -699,13 +918,13 @@ def sync_and_materialize(
             connection_id,
             log=context.log,
             sync_modes=stream_sync_modes(specs),
+            connection_name=spec_connection_name(specs),
             **_wait_settings(workspace),
         )
     except AirbyteError as exc:
-        raise AirbyteSyncFailure(
-            exc, job_url=_job_url(client, specs, connection_id, exc.job_id)
-        ) from exc
-    yield from _results(context, client, job, specs, context.log)
+        raise AirbyteSyncFailure(exc, job_url=job_url(specs, getattr(exc, "job", None))) from exc
+    counter = row_counter if workspace.fetch_row_counts else None
+    yield from _results(context, client, job, specs, context.log, counter)
 
 
 # -- many connections from one step --------------------------------------------------------------
@@ -759,6 +978,7 @@ def sync_connections_and_materialize(
     context: dg.AssetExecutionContext,
     workspace: AirbyteWorkspace,
     max_concurrent_syncs: int = 32,
+    row_counter: TableRowCounter | None = None,
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """Sync every connection with a selected asset concurrently, from this one step.
 
@@ -776,6 +996,7 @@ def sync_connections_and_materialize(
     }
     client = workspace.get_client()
     settings = _wait_settings(workspace)
+    labels = _labels(wanted)
     stop = threading.Event()
     messages: queue.Queue[_Message] = queue.Queue()
     log = _QueuedLog(messages)
@@ -792,6 +1013,7 @@ def sync_connections_and_materialize(
                 log=log,
                 sleep=interruptible_sleep,
                 sync_modes=stream_sync_modes(wanted[cid]),
+                connection_name=labels[cid],
                 **settings,
             )
             messages.put(_Synced(cid, job))
@@ -823,13 +1045,18 @@ def sync_connections_and_materialize(
             if isinstance(message, _Synced):
                 try:
                     yield from _results(
-                        context, client, message.job, wanted[message.connection_id], context.log
+                        context,
+                        client,
+                        message.job,
+                        wanted[message.connection_id],
+                        context.log,
+                        row_counter if workspace.fetch_row_counts else None,
                     )
                 except AirbyteSyncFailure as failure:
                     stale.append(failure)
             elif isinstance(message, _SyncFailed):
                 failures.append((message.connection_id, message.error))
-                context.log.error(f"Airbyte connection {message.connection_id}: {message.error}")
+                context.log.error(f"Airbyte {labels[message.connection_id]}: {message.error}")
             elif isinstance(message.error, AirbyteError):
                 failures.append((message.connection_id, message.error))
             else:
@@ -842,7 +1069,14 @@ def sync_connections_and_materialize(
     if len(failures) == 1:
         raise AirbyteSyncFailure(failures[0][1])
     if failures:
-        summary = "; ".join(f"{cid}: {exc}" for cid, exc in failures)
+        summary = "; ".join(f"{labels.get(cid, cid)}: {exc}" for cid, exc in failures)
         raise AirbyteSyncFailure(
             AirbyteJobError(f"{len(failures)} of {len(wanted)} Airbyte syncs failed: {summary}")
         )
+
+
+def _labels(wanted: Mapping[str, Sequence[dg.AssetSpec]]) -> dict[str, str]:
+    """``connection 'Name'`` per connection; with a short id where two share a name."""
+    names = {cid: spec_connection_name(specs) for cid, specs in wanted.items()}
+    shared = {n for n in names.values() if list(names.values()).count(n) > 1}
+    return {cid: connection_label(cid, name, with_id=name in shared) for cid, name in names.items()}

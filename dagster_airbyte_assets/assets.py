@@ -17,13 +17,15 @@ hides one that was synced.
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
+from dagster_airbyte_assets._names import unique_names
+from dagster_airbyte_assets._row_counts import TableRowCounter
 from dagster_airbyte_assets._state import (
     REFRESH_ENV,
     AirbyteWorkspaceSnapshot,
@@ -37,7 +39,6 @@ from dagster_airbyte_assets.errors import AirbyteConfigurationError
 from dagster_airbyte_assets.translator import (
     AirbyteStreamProps,
     DagsterAirbyteTranslator,
-    sanitize_name,
 )
 
 if TYPE_CHECKING:
@@ -168,11 +169,12 @@ def _execution_metadata(
 ) -> dict[str, Any]:
     return AirbyteSpecMetadata.entries(
         connection_id=props.connection.connection_id,
+        connection_name=props.connection.name,
         connection_status=props.connection.status,
-        workspace_id=snapshot.workspace_id,
         stream_name=props.stream.name,
         stream_namespace=props.stream.namespace or None,
         sync_mode=props.stream.sync_mode,
+        destination_sync_mode=props.stream.destination_sync_mode,
     )
 
 
@@ -219,14 +221,26 @@ def load_airbyte_cloud_asset_specs(
     )
 
 
-def _op_name(
-    connection: AirbyteConnection, taken: set[str], translator: DagsterAirbyteTranslator
-) -> str:
-    name = translator.get_op_name(connection)
-    if name in taken:
-        name = f"{name}_{sanitize_name(connection.connection_id[:8])}"
-    taken.add(name)
-    return name
+def _op_names(
+    connections: Mapping[str, AirbyteConnection],
+    specs: Mapping[str, Sequence[dg.AssetSpec]],
+    translator: DagsterAirbyteTranslator,
+) -> dict[str, str]:
+    """Step names from the translator (the connection's name), the same on every machine.
+
+    Connections whose names collide are told apart by their smallest asset key (keys are
+    unique across connections): the first keeps the name, the others get ``_2``, ``_3``...
+    never an id, which differs per deployment.
+    """
+    return unique_names(
+        {
+            cid: (
+                translator.get_op_name(connections[cid]),
+                min(s.key.to_user_string() for s in specs[cid]),
+            )
+            for cid in specs
+        }
+    )
 
 
 def build_airbyte_assets_definitions(
@@ -305,24 +319,41 @@ def assets_from_snapshot(
     """
     translator = translator or DagsterAirbyteTranslator()
     specs_by_connection = _specs_for_connections(snapshot, translator, connection_selector)
+    counter = _row_counter(snapshot)
     if one_step:
         del snapshot
         if not specs_by_connection:
             return []
         all_specs = [spec for specs in specs_by_connection.values() for spec in specs]
-        return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs, pool)]
+        return [_workspace_assets(all_specs, resource_key, max_concurrent_syncs, pool, counter)]
     connections = {c.connection_id: c for c in snapshot.connections}
-    taken: set[str] = set()
-    op_names = {cid: _op_name(connections[cid], taken, translator) for cid in specs_by_connection}
+    names = _op_names(connections, specs_by_connection, translator)
     del snapshot, connections
     return [
-        _connection_assets(op_names[cid], specs, resource_key, pool)
+        _connection_assets(names[cid], specs, resource_key, pool, counter)
         for cid, specs in specs_by_connection.items()
     ]
 
 
+def _row_counter(snapshot: AirbyteWorkspaceSnapshot) -> TableRowCounter:
+    """Where each connection's tables can be counted, from the snapshot (no Airbyte call)."""
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for connection in snapshot.connections:
+        destination = snapshot.destinations.get(connection.destination_id)
+        if destination is not None:
+            found[connection.connection_id] = (
+                destination.destination_type,
+                destination.destination_path,
+            )
+    return TableRowCounter.from_destinations(found)
+
+
 def _connection_assets(
-    name: str, specs: Sequence[dg.AssetSpec], resource_key: str, pool: str | None
+    name: str,
+    specs: Sequence[dg.AssetSpec],
+    resource_key: str,
+    pool: str | None,
+    counter: TableRowCounter,
 ) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=name,
@@ -334,13 +365,17 @@ def _connection_assets(
     # No `from __future__ import annotations` in this module: Dagster inspects this hint at
     # definition time and does not resolve string annotations.
     def _sync_connection(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any]]:
-        yield from sync_and_materialize(context, getattr(context.resources, resource_key))
+        yield from sync_and_materialize(context, getattr(context.resources, resource_key), counter)
 
     return _sync_connection
 
 
 def _workspace_assets(
-    specs: Sequence[dg.AssetSpec], resource_key: str, max_concurrent_syncs: int, pool: str | None
+    specs: Sequence[dg.AssetSpec],
+    resource_key: str,
+    max_concurrent_syncs: int,
+    pool: str | None,
+    counter: TableRowCounter,
 ) -> dg.AssetsDefinition:
     # One step syncs many connections: a pool slot caps steps, not the syncs inside this one
     # (``max_concurrent_syncs`` does).
@@ -353,7 +388,7 @@ def _workspace_assets(
     )
     def _sync_connections(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[Any]]:
         yield from sync_connections_and_materialize(
-            context, getattr(context.resources, resource_key), max_concurrent_syncs
+            context, getattr(context.resources, resource_key), max_concurrent_syncs, counter
         )
 
     return _sync_connections

@@ -31,14 +31,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import dagster as dg
 
 from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
-from dagster_airbyte_assets._names import definition_name
+from dagster_airbyte_assets._names import definition_name, unique_names
 from dagster_airbyte_assets.client import AirbyteClient, AirbyteStream
 from dagster_airbyte_assets.errors import AirbyteDiscoverError, AirbyteError
 from dagster_airbyte_assets.translator import (
     MetadataKeys,
     column_schema_from_json_schema,
     json_schema_hash,
-    sanitize_name,
     specs_by_connection,
     synced_json_schema,
 )
@@ -161,7 +160,12 @@ def _check_result(
         )
     synced = synced_json_schema(stream) or {}
     current_hash = json_schema_hash(synced)
-    current = column_schema_from_json_schema(synced)
+    kind = spec.metadata.get(MetadataKeys.DESTINATION_TYPE)
+    destination_type = getattr(kind, "value", kind)
+    # Typed as the definitions type it (the destination's types), so only real changes show.
+    current = column_schema_from_json_schema(
+        synced, destination_type if isinstance(destination_type, str) else None
+    )
     metadata: dict[str, Any] = {MetadataKeys.JSON_SCHEMA_HASH: current_hash}
     if expected is None:
         return dg.AssetCheckResult(
@@ -198,7 +202,11 @@ def _check_result(
             asset_key=spec.key,
             check_name=check_name,
             passed=True,
-            description="Columns unchanged (the JSON schema changed elsewhere).",
+            description=(
+                "Columns unchanged (the JSON schema changed elsewhere)."
+                if expected_hash is not None
+                else "The stream's columns are unchanged."
+            ),
             metadata=metadata,
         )
     return dg.AssetCheckResult(
@@ -233,10 +241,27 @@ def build_airbyte_schema_drift_checks(
             resources={"airbyte": airbyte},
         )
     """
+    grouped = specs_by_connection(assets)
+    names = unique_names(
+        {
+            cid: (_check_op_name(cid, specs), min(s.key.to_user_string() for s in specs))
+            for cid, specs in grouped.items()
+        }
+    )
     return [
-        _connection_checks(cid, specs, resource_key, schema_source, blocking, check_name)
-        for cid, specs in specs_by_connection(assets).items()
+        _connection_checks(
+            cid, specs, resource_key, schema_source, blocking, check_name, names[cid]
+        )
+        for cid, specs in grouped.items()
     ]
+
+
+def _check_op_name(connection_id: str, specs: Sequence[dg.AssetSpec]) -> str:
+    """``airbyte_schema_drift_<connection name>``; no id suffix, so the same on every machine."""
+    label = definition_name(
+        AirbyteSpecMetadata.of(specs[0].metadata).connection_name or connection_id
+    )
+    return f"airbyte_schema_drift_{label}"
 
 
 def _connection_checks(
@@ -246,6 +271,7 @@ def _connection_checks(
     schema_source: SchemaSource,
     blocking: bool,
     check_name: str,
+    op_name: str,
 ) -> dg.AssetChecksDefinition:
     check_specs = [
         dg.AssetCheckSpec(
@@ -259,14 +285,11 @@ def _connection_checks(
         )
         for spec in specs
     ]
-    label = definition_name(
-        AirbyteSpecMetadata.of(specs[0].metadata).connection_name or connection_id
-    )
     source = "discovered source" if schema_source == "discover" else "connection's"
 
     @dg.multi_asset_check(
         specs=check_specs,
-        name=f"airbyte_schema_drift_{label}_{sanitize_name(connection_id[:8])}",
+        name=op_name,
         required_resource_keys={resource_key},
         can_subset=True,
     )

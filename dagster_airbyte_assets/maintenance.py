@@ -30,9 +30,9 @@ from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
 from dagster_airbyte_assets._names import definition_name
 from dagster_airbyte_assets._sync import (
     Log,
-    _job_url,
     _wait_settings,
     _Waiter,
+    job_url,
     materialize_results,
     stream_sync_modes,
 )
@@ -235,7 +235,7 @@ def _maintenance_job(
             log=context.log,
         )
         client = workspace.get_client()
-        job_url = _job_url(client, specs, connection_id, job.job_id)
+        url = job_url(specs, job)
         if kind == "refresh":
             touched = [
                 s
@@ -243,7 +243,16 @@ def _maintenance_job(
                 if not streams or AirbyteSpecMetadata.of(s.metadata).stream_name in streams
             ]
             report = client.get_job_report(job, stream_sync_modes(touched))
-            for result in materialize_results(report, touched, job_url=job_url, log=context.log):
+            # A truncate refresh empties each table and refills it: what the job committed
+            # for a stream is the table's size (dagster/row_count). A merge keeps the rows.
+            table_rows = (
+                _committed_by_key(report, touched)
+                if str(refresh_mode).lower() == "truncate"
+                else {}
+            )
+            for result in materialize_results(
+                report, touched, job_url=url, log=context.log, table_rows=table_rows
+            ):
                 metadata = {**(result.metadata or {}), JOB_TYPE_KEY: "refresh"}
                 context.log_event(
                     dg.AssetMaterialization(
@@ -253,7 +262,7 @@ def _maintenance_job(
                     )
                 )
             return
-        for event in _emptied_events(job, specs, job_url, kind):
+        for event in _emptied_events(job, specs, url, kind):
             context.log_event(event)
 
     @dg.job(
@@ -304,3 +313,20 @@ def build_airbyte_maintenance_jobs(
             for kind in kinds
         )
     return jobs
+
+
+def _committed_by_key(job: AirbyteJob, specs: Sequence[dg.AssetSpec]) -> dict[dg.AssetKey, int]:
+    """Records the job committed per stream asset, where Airbyte reported them."""
+    found: dict[dg.AssetKey, int] = {}
+    for spec in specs:
+        meta = AirbyteSpecMetadata.of(spec.metadata)
+        for stats in job.stream_stats:
+            same = stats.stream_name == meta.stream_name and (
+                (stats.stream_namespace or None) == (meta.stream_namespace or None)
+                or stats.stream_namespace is None
+                or meta.stream_namespace is None
+            )
+            if same and stats.records_committed is not None:
+                found[spec.key] = stats.records_committed
+                break
+    return found

@@ -51,7 +51,11 @@ from dagster import AssetExecutionContext, ConfigurableResource, EnvVar
 from dagster_shared.utils.cached_method import cached_method
 from pydantic import Field, SecretStr, model_validator
 
-from dagster_airbyte_assets._sync import DEFAULT_OUTAGE_TIMEOUT, sync_and_materialize
+from dagster_airbyte_assets._sync import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_OUTAGE_TIMEOUT,
+    sync_and_materialize,
+)
 from dagster_airbyte_assets.client import (
     AirbyteClient,
     BearerTokenAuth,
@@ -199,7 +203,13 @@ def check_settings(values: Mapping[str, Any]) -> None:
             )
     if ":" in str(present.get("username") or ""):
         raise AirbyteConfigurationError("`username` must not contain ':' (HTTP basic auth)")
-    for name in ("request_timeout", "retry_timeout", "poll_interval", "outage_timeout"):
+    for name in (
+        "request_timeout",
+        "retry_timeout",
+        "poll_interval",
+        "outage_timeout",
+        "heartbeat_interval",
+    ):
         if name in present:
             _number(name, present[name])
     if "poll_timeout" in present:
@@ -391,6 +401,21 @@ class AirbyteWorkspace(ConfigurableResource["AirbyteWorkspace"]):
         description=(
             "Seconds a wait rides out an unreachable or failing Airbyte before the step fails; "
             "the job is never cancelled for an outage."
+        ),
+    )
+    fetch_row_counts: bool = Field(
+        default=True,
+        description=(
+            "After a sync, count each stream table's rows in the destination where this "
+            "process can read it (a DuckDB file on this machine) for dagster/row_count; "
+            "False: only full-refresh overwrite streams get a row count (their rows synced)."
+        ),
+    )
+    heartbeat_interval: float = Field(
+        default=DEFAULT_HEARTBEAT_INTERVAL,
+        description=(
+            "Seconds between two 'still running' log lines (time, records and bytes so far) "
+            "while a sync runs."
         ),
     )
     cancel_on_termination: bool = Field(

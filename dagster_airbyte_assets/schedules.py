@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from dagster_airbyte_assets._names import definition_name
+from dagster_airbyte_assets._names import definition_name, unique_names
 from dagster_airbyte_assets._quartz import DAY_NAMES, MONTH_NAMES, parse_quartz_field
 from dagster_airbyte_assets._state import (
     AirbyteWorkspaceSnapshot,
@@ -47,7 +47,7 @@ from dagster_airbyte_assets._state import (
 from dagster_airbyte_assets.assets import ConnectionSelector
 from dagster_airbyte_assets.client import AirbyteConnection, AirbyteSchedule
 from dagster_airbyte_assets.errors import AirbyteConfigurationError, AirbyteScheduleError
-from dagster_airbyte_assets.translator import MetadataKeys, sanitize_name, specs_by_connection
+from dagster_airbyte_assets.translator import MetadataKeys, specs_by_connection
 
 if TYPE_CHECKING:
     from dagster._core.storage.defs_state.base import DefsStateStorage
@@ -371,13 +371,23 @@ def build_airbyte_take_over_job(
 # -- building the schedules ----------------------------------------------------------------------
 
 
-def _schedule_name(connection: AirbyteConnection, taken: set[str]) -> str:
-    base = definition_name(connection.name, "connection")
-    name = f"airbyte_{base}_schedule"
-    if name in taken:
-        name = f"airbyte_{base}_{sanitize_name(connection.connection_id[:8])}_schedule"
-    taken.add(name)
-    return name
+def _schedule_names(
+    connections: Sequence[AirbyteConnection], keys: Mapping[str, Sequence[dg.AssetKey]]
+) -> dict[str, str]:
+    """``airbyte_<connection name>_schedule``, the same on every machine (no id suffix).
+
+    Connections sharing a name are numbered (``_2``...) in the order of their smallest asset key.
+    """
+    bases = unique_names(
+        {
+            c.connection_id: (
+                definition_name(c.name, "connection"),
+                min(k.to_user_string() for k in keys[c.connection_id]),
+            )
+            for c in connections
+        }
+    )
+    return {cid: f"airbyte_{base}_schedule" for cid, base in bases.items()}
 
 
 def build_airbyte_schedules(
@@ -453,7 +463,7 @@ def schedules_from_snapshot(
     _check_overrides(overrides, snapshot, connections)
 
     schedules: list[dg.ScheduleDefinition] = []
-    names: set[str] = set()
+    names = _schedule_names(connections, keys)
     for connection in connections:
         override = overrides.get(connection.connection_id) or overrides.get(connection.name)
         airbyte_schedule = connection.schedule
@@ -497,7 +507,7 @@ def schedules_from_snapshot(
             )
         schedules.append(
             dg.ScheduleDefinition(
-                name=_schedule_name(connection, names),
+                name=names[connection.connection_id],
                 cron_schedule=cron.cron,
                 execution_timezone=cron.timezone,
                 target=dg.AssetSelection.assets(*keys[connection.connection_id]),

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
-from dagster_airbyte_assets._sync import materialize_results, stream_sync_modes
+from dagster_airbyte_assets._sync import job_url, materialize_results, stream_sync_modes
 from dagster_airbyte_assets.client import AirbyteClient, AirbyteJob
 from dagster_airbyte_assets.translator import MetadataKeys, specs_by_connection
 
@@ -180,10 +180,37 @@ def _busy_connections(
     }
 
 
+def _connection_label(names: Mapping[str, str], connection_id: str) -> str:
+    """``'Sample → DuckDB'`` (the name people know; the id only where no name is known)."""
+    name = names.get(connection_id)
+    return f"connection {name!r}" if name and name != connection_id else connection_id
+
+
+def _connections_label(names: Mapping[str, str]) -> str:
+    shown = sorted(names.values())
+    if len(shown) > 3:
+        return f"{len(shown)} Airbyte connections ({', '.join(map(repr, shown[:3]))}...)"
+    return "Airbyte connection(s) " + ", ".join(map(repr, shown))
+
+
+def _streams_label(specs: Sequence[dg.AssetSpec]) -> str:
+    streams = sorted(
+        AirbyteSpecMetadata.of(s.metadata).stream_name or s.key.path[-1] for s in specs
+    )
+    return "streams " + ", ".join(streams)
+
+
 def _external_events(
-    job: AirbyteJob, specs: Sequence[dg.AssetSpec], job_url: str | None
+    job: AirbyteJob,
+    specs: Sequence[dg.AssetSpec],
+    job_url: str | None,
+    connection_name: str | None = None,
 ) -> list[dg.AssetMaterialization | dg.AssetObservation]:
-    description = f"Airbyte job {job.job_id} ({job.status}), started outside Dagster."
+    of = f" of connection {connection_name!r}" if connection_name else ""
+    description = (
+        f"Airbyte job {job.job_id}{of} ({job.status}), started outside Dagster "
+        f"(sensor report; {_streams_label(specs)})."
+    )
     if job.succeeded:
         return [
             dg.AssetMaterialization(
@@ -231,6 +258,10 @@ def build_airbyte_sync_sensor(
     connection_specs = specs_by_connection(assets)
     keys_by_connection = {cid: {s.key for s in specs} for cid, specs in connection_specs.items()}
     overlap = timedelta(seconds=overlap_seconds)
+    names = {
+        cid: AirbyteSpecMetadata.of(specs[0].metadata).connection_name or cid
+        for cid, specs in connection_specs.items()
+    }
 
     @dg.sensor(
         name=name,
@@ -241,7 +272,8 @@ def build_airbyte_sync_sensor(
     def _airbyte_sync_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor = SyncSensorCursor.from_json(context.cursor, start_from or datetime.now(UTC))
         client = workspace.get_client()
-        workspace_id = next(
+        # Only narrows the Public API's listing; without it, jobs are listed per connection.
+        workspace_id = _configured_workspace_id(workspace) or next(
             (
                 meta.workspace_id
                 for specs in connection_specs.values()
@@ -258,7 +290,13 @@ def build_airbyte_sync_sensor(
             if job.job_id not in cursor.seen
         ]
         if not jobs:
-            return dg.SensorResult(cursor=cursor.to_json())
+            return dg.SensorResult(
+                cursor=cursor.to_json(),
+                skip_reason=dg.SkipReason(
+                    f"No sync of {_connections_label(names)} ended since "
+                    f"{(cursor.since - overlap).isoformat(timespec='seconds')}."
+                ),
+            )
 
         instance = context.instance
         oldest = min(j.created_at for j in jobs) - _SEARCH_SLACK
@@ -275,37 +313,54 @@ def build_airbyte_sync_sensor(
         events: list[dg.AssetMaterialization | dg.AssetObservation] = []
         handled: list[AirbyteJob] = []
         deferred: list[AirbyteJob] = []
+        said: list[str] = []
         for job in jobs:
+            label = f"job {job.job_id} of {_connection_label(names, job.connection_id)}"
             if job.connection_id in busy:
                 deferred.append(job)
                 continue
             handled.append(job)
             if job.job_id in dagster_ids:
-                context.log.debug(f"Airbyte job {job.job_id} was launched by Dagster; skipped.")
+                said.append(f"{label} was launched by Dagster, which reported it")
+                context.log.info(f"Airbyte {label} was launched by Dagster; nothing to report.")
                 continue
             specs = connection_specs[job.connection_id]
             detailed = (
                 client.get_job_report(job, stream_sync_modes(specs)) if job.succeeded else job
             )
-            job_url = (
-                client.job_ui_url(workspace_id, job.connection_id, job.job_id)
-                if workspace_id
-                else None
-            )
-            events.extend(_external_events(detailed, specs, job_url))
+            url = job_url(specs, detailed)
+            reported = _external_events(detailed, specs, url, names.get(job.connection_id))
+            events.extend(reported)
+            kind = "materializations" if job.succeeded else "observations"
+            streams = _streams_label(specs)
+            said.append(f"reported {label} ({job.status}, started outside Dagster) as {kind}")
             context.log.info(
-                f"Reporting Airbyte job {job.job_id} ({job.status}) of connection "
-                f"{job.connection_id}, started outside Dagster."
+                f"Reporting Airbyte {label} ({job.status}), started outside Dagster: "
+                f"{len(reported)} asset {kind} ({streams})."
             )
         if deferred:
+            waiting = ", ".join(
+                f"job {j.job_id} of {_connection_label(names, j.connection_id)}" for j in deferred
+            )
+            said.append(f"deferred {waiting}: a Dagster run that may report it is in progress")
             context.log.info(
-                f"Deferring Airbyte job(s) {[j.job_id for j in deferred]}: a Dagster run that may "
-                "materialize their assets is still in progress."
+                f"Deferring Airbyte {waiting}: a Dagster run that may materialize their assets "
+                "is still in progress."
             )
         cursor = _advance(cursor, handled, deferred, overlap)
-        return dg.SensorResult(asset_events=events, cursor=cursor.to_json())
+        # Said on the tick itself (the UI shows it), whether or not anything was reported.
+        reason = "Airbyte: " + "; ".join(said) + "."
+        return dg.SensorResult(
+            asset_events=events, cursor=cursor.to_json(), skip_reason=dg.SkipReason(reason)
+        )
 
     return _airbyte_sync_sensor
+
+
+def _configured_workspace_id(workspace: AirbyteWorkspace) -> str | None:
+    value = workspace.workspace_id
+    resolved = value.get_value() if isinstance(value, dg.EnvVar) else value
+    return str(resolved) if resolved else None
 
 
 def _job_time(job: AirbyteJob) -> datetime:

@@ -19,10 +19,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from pathlib import PurePosixPath
 from typing import Any
 
 import dagster as dg
 
+from dagster_airbyte_assets._column_types import TYPED_DESTINATIONS, destination_column_schema
 from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
 from dagster_airbyte_assets._names import airbyte_name, definition_name, destination_identifier
 from dagster_airbyte_assets.client import AirbyteConnection, AirbyteDestination, AirbyteStream
@@ -57,7 +59,7 @@ class MetadataKeys:
     STREAM_NAMESPACE = AirbyteSpecMetadata.key("stream_namespace")
     DESTINATION_TYPE = "airbyte/destination_type"
     SYNC_MODE = AirbyteSpecMetadata.key("sync_mode")
-    DESTINATION_SYNC_MODE = "airbyte/destination_sync_mode"
+    DESTINATION_SYNC_MODE = AirbyteSpecMetadata.key("destination_sync_mode")
     CURSOR_FIELD = "airbyte/cursor_field"
     PRIMARY_KEY = "airbyte/primary_key"
     JSON_SCHEMA_HASH = AirbyteSpecMetadata.key("json_schema_hash")
@@ -68,8 +70,12 @@ class MetadataKeys:
     PARTIAL_SUCCESS = "airbyte/partial_success"
     DURATION_S = "airbyte/duration_s"
     BYTES_COMMITTED = "airbyte/bytes_committed"
+    SIZE_COMMITTED = "airbyte/size_committed"
+    """``bytes_committed`` for people: ``"19.9 KiB"``."""
     RECORDS_EMITTED = "airbyte/records_emitted"
     STATS_REPORTED = "airbyte/stats_reported"
+    RECORDS_SYNCED = "airbyte/records_synced"
+    """Records this sync committed for the stream (``dagster/row_count`` is the table's size)."""
     JOB_ROWS_SYNCED = "airbyte/job_rows_synced"
     JOB_BYTES_SYNCED = "airbyte/job_bytes_synced"
     ROW_COUNT = "dagster/row_count"
@@ -104,6 +110,18 @@ def sanitize_name(name: str) -> str:
     a key part reads like the table Airbyte creates and is never empty.
     """
     return airbyte_name(name)
+
+
+def duckdb_catalog_name(path: str) -> str | None:
+    """The name DuckDB gives the database in ``path``: the file name without its extension.
+
+    ``:memory:`` is ``memory``; MotherDuck paths (``md:...``) name no local file: ``None``.
+    """
+    if path.startswith("md:"):
+        return None
+    if path == ":memory:":
+        return "memory"
+    return PurePosixPath(path.replace("\\", "/")).stem or None
 
 
 def destination_namespace(
@@ -208,10 +226,19 @@ def synced_json_schema(stream: AirbyteStream) -> dict[str, Any] | None:
     return {**schema, "properties": {k: v for k, v in schema["properties"].items() if k in wanted}}
 
 
-def column_schema_from_json_schema(json_schema: Mapping[str, Any] | None) -> dg.TableSchema | None:
-    """A Dagster ``TableSchema`` from a stream's JSON schema (``None`` when it is unknown)."""
+def column_schema_from_json_schema(
+    json_schema: Mapping[str, Any] | None, destination_type: str | None = None
+) -> dg.TableSchema | None:
+    """A Dagster ``TableSchema`` from a stream's JSON schema (``None`` when it is unknown).
+
+    For the SQL destinations whose typing rules are known (PostgreSQL, DuckDB), the table's
+    columns in the destination's own types, Airbyte's ``_airbyte_*`` columns included
+    (``_column_types``); for others, the JSON schema's types.
+    """
     if not json_schema:
         return None
+    if destination_type in TYPED_DESTINATIONS:
+        return destination_column_schema(json_schema, destination_type)
     properties = json_schema.get("properties")
     if not isinstance(properties, Mapping):
         return None
@@ -240,7 +267,7 @@ class AirbyteStreamProps:
     destination: AirbyteDestination | None
     connection_url: str | None = None
     workspace_id: str | None = None
-    """The workspace the connection belongs to (written as ``airbyte/workspace_id``)."""
+    """The workspace the connection belongs to (for custom translators; not written on specs)."""
 
     # The names below are asked for by the key, the description and the metadata: each is
     # computed once per stream (cached_property writes the instance dict, frozen or not).
@@ -264,7 +291,17 @@ class AirbyteStreamProps:
 
     @property
     def database(self) -> str | None:
-        return self.destination.database if self.destination else None
+        """The database as the destination's own SQL names it (what dbt shows first).
+
+        Postgres and the other SQL destinations: the configured database. DuckDB: the catalog
+        DuckDB names after the file it opens, the file's stem (``/local/local.duckdb`` →
+        ``local``), which is also dbt-duckdb's database.
+        """
+        if self.destination is None:
+            return None
+        if self.destination_type == "duckdb" and self.destination.destination_path:
+            return duckdb_catalog_name(self.destination.destination_path)
+        return self.destination.database
 
     @cached_property
     def qualified_table_name(self) -> str:
@@ -391,12 +428,9 @@ class DagsterAirbyteTranslator:
             metadata[MetadataKeys.PRIMARY_KEY] = ", ".join(".".join(k) for k in stream.primary_key)
         json_schema = synced_json_schema(stream)
         if json_schema:
-            schema, digest = _schema_entries(json_schema)
+            schema = _column_schema(json_schema, props.destination_type)
             if schema is not None:
                 metadata[MetadataKeys.COLUMN_SCHEMA] = schema
-            metadata[MetadataKeys.JSON_SCHEMA_HASH] = digest
-        if props.workspace_id:
-            metadata[MetadataKeys.WORKSPACE_ID] = props.workspace_id
         return metadata
 
 
@@ -407,25 +441,25 @@ def _url_value(url: str) -> dg.UrlMetadataValue:
 
 
 _SCHEMA_CACHE_SIZE = 4096
-_schema_cache: dict[str, tuple[dg.TableSchema | None, str]] = {}
+_schema_cache: dict[tuple[str, str | None], dg.TableSchema | None] = {}
 
 
-def _schema_entries(json_schema: Mapping[str, Any]) -> tuple[dg.TableSchema | None, str]:
-    """(``TableSchema``, hash) of a JSON schema, shared by every stream with the same schema.
+def _column_schema(
+    json_schema: Mapping[str, Any], destination_type: str | None
+) -> dg.TableSchema | None:
+    """The ``TableSchema`` of a JSON schema in a destination, shared by every stream with both.
 
     Connections of one source repeat their streams' schemas; a ``TableSchema`` is immutable,
     so those streams share one (less time and memory than one per stream). The key is the
     schema's ``repr``: its own key order (which decides the column order) and every value's
     type are in it, and for parsed JSON it costs a third of ``json.dumps``.
     """
-    key = repr(json_schema)
-    found = _schema_cache.get(key)
-    if found is None:
+    key = (repr(json_schema), destination_type)
+    if key not in _schema_cache:
         if len(_schema_cache) >= _SCHEMA_CACHE_SIZE:
             _schema_cache.clear()
-        found = (column_schema_from_json_schema(json_schema), json_schema_hash(json_schema))
-        _schema_cache[key] = found
-    return found
+        _schema_cache[key] = column_schema_from_json_schema(json_schema, destination_type)
+    return _schema_cache[key]
 
 
 def specs_by_connection(

@@ -259,7 +259,8 @@ class Progress(logging.Handler):
         meta = {k: v.value for k, v in materialization.metadata.items()}
         key = materialization.asset_key.to_user_string()
         is_airbyte = MetadataKeys.CONNECTION_ID in meta or MetadataKeys.JOB_ID in meta
-        rows = meta.get(MetadataKeys.ROW_COUNT)
+        # A stream: the records this sync moved; a dbt model: the rows its table holds.
+        rows = meta.get(MetadataKeys.RECORDS_SYNCED if is_airbyte else MetadataKeys.ROW_COUNT)
         link = meta.get(MetadataKeys.JOB_URL)
         if isinstance(link, str) and link not in self.job_links:
             self.job_links.append(link)

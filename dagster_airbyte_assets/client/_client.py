@@ -815,12 +815,15 @@ class AirbyteClient:
             f"{path_segment(connection_id)}/status"
         )
 
-    def job_ui_url(self, workspace_id: str, connection_id: str, job_id: int) -> str | None:
+    def job_ui_url(
+        self, workspace_id: str, connection_id: str, job_id: int, attempt: int = 0
+    ) -> str | None:
+        """The job's page at attempt ``attempt`` (0-based, as the UI's ``#job::attempt``)."""
         if not self._ui_url:
             return None
         return (
             f"{self._ui_url}/workspaces/{path_segment(workspace_id)}/connections/"
-            f"{path_segment(connection_id)}/job-history#{int(job_id)}::0"
+            f"{path_segment(connection_id)}/job-history#{int(job_id)}::{int(attempt)}"
         )
 
 

@@ -351,6 +351,8 @@ def _parse_progress(connection_id: str, payload: Any) -> AirbyteSyncProgress:
         config_type=payload.get("configType"),
         records_emitted=_int_or_none(payload.get("recordsEmitted")),
         records_committed=_int_or_none(payload.get("recordsCommitted")),
+        bytes_emitted=_int_or_none(payload.get("bytesEmitted")),
+        bytes_committed=_int_or_none(payload.get("bytesCommitted")),
     )
 
 

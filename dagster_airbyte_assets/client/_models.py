@@ -244,6 +244,8 @@ class AirbyteSyncProgress(_Model):
     config_type: str | None = None
     records_emitted: int | None = None
     records_committed: int | None = None
+    bytes_emitted: int | None = None
+    bytes_committed: int | None = None
 
 
 class AirbyteConnectorDefinition(_Model):

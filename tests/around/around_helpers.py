@@ -79,14 +79,14 @@ def evaluate_sensor(
 
 
 def materialized_row_counts(instance: dg.DagsterInstance) -> dict[str, int]:
-    """Sum of ``dagster/row_count`` over every materialization of the sample tables."""
+    """Sum of ``airbyte/records_synced`` over every materialization of the sample tables."""
     totals = dict.fromkeys(TABLES, 0)
     for table in TABLES:
         records = instance.fetch_materializations(dg.AssetKey(["raw", table]), limit=100).records
         for record in records:
             materialization = record.asset_materialization
             assert materialization is not None
-            totals[table] += int(materialization.metadata["dagster/row_count"].value)  # type: ignore[arg-type]
+            totals[table] += int(materialization.metadata["airbyte/records_synced"].value)  # type: ignore[arg-type]
     return totals
 
 

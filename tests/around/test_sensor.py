@@ -11,6 +11,7 @@ import pytest
 from around_helpers import (
     TABLES,
     build_assets,
+    config_post,
     duckdb_counts,
     evaluate_sensor,
     local_post,
@@ -108,3 +109,52 @@ def test_failed_external_sync_is_reported_as_failed_observations(
             assert event.metadata[SYNC_STATUS_KEY].value == "failed"
             assert event.metadata["airbyte/job_id"].value == job_id
         assert not evaluate_sensor(sensor, instance, result.cursor).asset_events
+
+
+def test_every_tick_says_what_it_reported_and_why(local_airbyte: Any, tmp_path: Path) -> None:
+    cid = local_airbyte.sample_connection_id
+    name = config_post(local_airbyte, "connections/get", {"connectionId": cid})["name"]
+    workspace = workspace_for(local_airbyte)
+    assets = build_assets(workspace, tmp_path)
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        sensor = build_airbyte_sync_sensor(workspace=workspace, assets=assets, start_from=start)
+        idle = evaluate_sensor(sensor, instance, None)
+        assert idle.skip_reason is not None
+        assert f"No sync of Airbyte connection(s) {name!r} ended since" in (
+            idle.skip_reason.skip_message or ""
+        )
+
+        result = dg.materialize(assets, resources={"airbyte": workspace}, instance=instance)
+        assert result.success
+        ours = evaluate_sensor(sensor, instance, idle.cursor)
+        assert not ours.asset_events
+        [dagster_job] = [j["job"]["id"] for j in _sync_jobs(local_airbyte, cid)]
+        assert ours.skip_reason is not None
+        assert f"job {dagster_job} of connection {name!r} was launched by Dagster" in (
+            ours.skip_reason.skip_message or ""
+        )
+
+        api_job = start_sync_via_api(local_airbyte, cid)
+        wait_for_job(local_airbyte, api_job)
+        theirs = evaluate_sensor(sensor, instance, ours.cursor)
+        assert theirs.skip_reason is not None
+        assert (
+            f"reported job {api_job} of connection {name!r} (succeeded, started outside "
+            "Dagster) as materializations" in (theirs.skip_reason.skip_message or "")
+        )
+        events = theirs.asset_events or []
+        assert len(events) == 3
+        for event in events:
+            assert event.description == (
+                f"Airbyte job {api_job} of connection {name!r} (succeeded), started outside "
+                "Dagster (sensor report; streams customers, orders, products)."
+            )
+        assert cid not in (theirs.skip_reason.skip_message or "")
+        assert len(_sync_jobs(local_airbyte, cid)) == 2
+
+
+def _sync_jobs(server: Any, cid: str) -> list[dict[str, Any]]:
+    body = {"configTypes": ["sync"], "configId": cid}
+    jobs: list[dict[str, Any]] = config_post(server, "jobs/list", body)["jobs"]
+    return jobs

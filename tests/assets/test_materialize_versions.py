@@ -136,7 +136,7 @@ def test_public_api_only_says_the_row_counts_are_unknown(
     assert len(metadata) == len(TABLES)
     for meta in metadata.values():
         assert meta[MetadataKeys.STATS_REPORTED] is False
-        assert MetadataKeys.ROW_COUNT not in meta
+        assert MetadataKeys.RECORDS_SYNCED not in meta
         # No made-up attempts: the Public API reports none.
         assert MetadataKeys.ATTEMPTS not in meta
         assert meta[MetadataKeys.JOB_ID] == job["jobId"]

@@ -114,8 +114,11 @@ def test_checks_are_dense_just_after_the_predicted_end_then_back_off() -> None:
 
 
 def test_progress_predicts_the_end_of_an_overrunning_sync() -> None:
-    # 30 s in, 5/6 of what earlier syncs moved: the end is about 36 s.
-    assert refine_expected(30.0, 500, [600, 600, 590]) == pytest.approx(36.0)
+    # 30 s in, 5/6 of what earlier syncs moved: the end is about 36 s, looked at 2 % later.
+    assert refine_expected(30.0, 500, [600, 600, 590]) == pytest.approx(36.0 * 1.02)
+    # The margin stays within 0.5 s and 5 s.
+    assert refine_expected(3.0, 500, [600]) == pytest.approx(3.6 + 0.5)
+    assert refine_expected(600.0, 500, [600]) == pytest.approx(720.0 + 5.0)
     assert refine_expected(30.0, 600, [600]) is None  # as much as usual: the end is near
     assert refine_expected(30.0, None, [600]) is None
     assert refine_expected(30.0, 10, []) is None
@@ -269,3 +272,62 @@ def test_an_outage_longer_than_outage_timeout_fails_without_cancelling() -> None
     assert "not cancelled" in str(caught.value)
     assert caught.value.job is not None and caught.value.job.job_id == 7
     assert 120.0 < airbyte.now < 200.0
+
+
+class _Recording:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, msg: str, /) -> Any:
+        self.lines.append(msg)
+
+    def warning(self, msg: str, /) -> Any:
+        self.lines.append(msg)
+
+
+@pytest.mark.parametrize("history", [(600.0, 590.0, 610.0), ()], ids=["history", "first-sync"])
+def test_the_heartbeat_is_throttled_and_stays_within_the_call_budget(
+    history: tuple[float, ...],
+) -> None:
+    # A 10-minute sync, poll_interval 10 s, heartbeat every 30 s.
+    airbyte = _SimulatedAirbyte(ends_at=600.0, records_per_s=100.0)
+    log = _Recording()
+
+    def sleep(seconds: float) -> None:
+        airbyte.now += seconds
+
+    waiter = _Waiter(
+        airbyte,  # type: ignore[arg-type]
+        "c",
+        poll_interval=10.0,
+        poll_timeout=None,
+        outage_timeout=600.0,
+        sleep=sleep,
+        clock=lambda: airbyte.now,
+        log=log,
+        heartbeat_interval=30.0,
+    )
+    records = tuple(60_000 for _ in history)
+    job = waiter.wait(airbyte._job(), SyncHistory(None, history, records), StartState())
+    assert job.succeeded
+    beats = [line for line in log.lines if " still running after " in line]
+    waited = [_seconds(line.split(" after ")[1].split(": ")[0]) for line in beats]
+    assert len(beats) == len(waited) >= 600 / 30 - 2
+    # Throttled (the whole seconds shown above a minute may round half a second away).
+    assert all(b - a >= 29.5 for a, b in itertools.pairwise(waited))
+    live = [(line, at) for line, at in zip(beats, waited, strict=True) if "records so far" in line]
+    for line, at in live:
+        shown = int(line.split(": ")[1].split(" records so far")[0].replace(",", ""))
+        assert abs(shown - at * 100) <= 50  # the progress endpoint's count at that moment
+    assert max(waited) < 600.0  # only while the job runs, never "so far" once it ended
+    # Heartbeats never add calls beyond the budget the waiter keeps anyway.
+    assert FIXED_CALLS + len(airbyte.calls) <= _competitor_calls(600.0)
+    if history:
+        # Polled sparsely until its expected end, the sync leaves room for live numbers.
+        assert len(live) >= len(beats) - 2
+
+
+def _seconds(text: str) -> float:
+    """``"1m06s"`` or ``"8.0s"`` back to seconds."""
+    minutes, _, rest = text.rpartition("m")
+    return (float(minutes) * 60 if minutes else 0.0) + float(rest.rstrip("s"))

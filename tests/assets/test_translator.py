@@ -12,7 +12,7 @@ import pytest
 
 from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
 from dagster_airbyte_assets._state import AirbyteWorkspaceSnapshot
-from dagster_airbyte_assets.assets import assets_from_snapshot
+from dagster_airbyte_assets.assets import _stream_props, assets_from_snapshot
 from dagster_airbyte_assets.client import AirbyteConnection, AirbyteDestination, AirbyteStream
 from dagster_airbyte_assets.translator import (
     AirbyteStreamProps,
@@ -192,31 +192,18 @@ def test_streams_with_one_schema_share_its_column_schema_in_their_own_column_ord
     first = _spec(_connection(), _stream("customers"))
     second = _spec(_connection(connection_id="c-2", name="Other"), _stream("customers"))
     assert first.metadata[MetadataKeys.COLUMN_SCHEMA] is second.metadata[MetadataKeys.COLUMN_SCHEMA]
-    assert (
-        first.metadata[MetadataKeys.JSON_SCHEMA_HASH]
-        == second.metadata[MetadataKeys.JSON_SCHEMA_HASH]
-    )
     reordered = {
         "type": "object",
         "properties": dict(reversed(list(CUSTOMERS_SCHEMA["properties"].items()))),  # type: ignore[attr-defined]
     }
     third = _spec(_connection(), _stream().model_copy(update={"json_schema": reordered}))
-    names = [c.name for c in third.metadata[MetadataKeys.COLUMN_SCHEMA].columns]
-    assert names == list(
-        reversed([c.name for c in first.metadata[MetadataKeys.COLUMN_SCHEMA].columns])
-    )
-    # The same fields: the hash (key order ignored) is the same, the column order is not.
-    assert (
-        third.metadata[MetadataKeys.JSON_SCHEMA_HASH]
-        == first.metadata[MetadataKeys.JSON_SCHEMA_HASH]
-    )
 
+    def data_columns(spec: dg.AssetSpec) -> list[str]:
+        # Airbyte's own `_airbyte_*` columns come first, in the destination's fixed order.
+        columns = spec.metadata[MetadataKeys.COLUMN_SCHEMA].columns
+        return [c.name for c in columns if not c.name.startswith("_airbyte_")]
 
-def test_workspace_id_is_written_when_the_props_know_it() -> None:
-    props = AirbyteStreamProps(_connection(), _stream(), _destination(), workspace_id="w-1")
-    spec = DagsterAirbyteTranslator().get_asset_spec(props)
-    assert spec.metadata[MetadataKeys.WORKSPACE_ID] == "w-1"
-    assert MetadataKeys.WORKSPACE_ID not in _spec(_connection(), _stream()).metadata
+    assert data_columns(third) == list(reversed(data_columns(first)))
 
 
 def test_spec_metadata_entries_match_the_metadata_set() -> None:
@@ -246,14 +233,20 @@ def test_loader_keeps_execution_metadata_a_custom_translator_dropped() -> None:
     [assets] = assets_from_snapshot(_snapshot(), translator=Bare())
     for spec in assets.specs:
         read_back = AirbyteSpecMetadata.of(spec.metadata)
-        assert (read_back.connection_id, read_back.workspace_id) == ("c-1", "w-1")
+        assert read_back.connection_id == "c-1"
         assert read_back.stream_name == spec.key.path[-1]
         assert spec.metadata["team"] == "data"
 
 
-def test_loader_specs_carry_the_workspace_once_written_by_the_translator() -> None:
-    [assets] = assets_from_snapshot(_snapshot())
-    keys = [list(spec.metadata) for spec in assets.specs]
-    assert all(
-        k.count(MetadataKeys.WORKSPACE_ID) == 1 and k[-1] == MetadataKeys.WORKSPACE_ID for k in keys
-    )
+def test_loader_specs_are_the_default_translators_own() -> None:
+    # The default translator writes what execution reads: the loader keeps its spec as is
+    # (no second pass over 10,000 specs), metadata and key order included.
+    snapshot = _snapshot()
+    [assets] = assets_from_snapshot(snapshot)
+    expected = {
+        spec.key: spec
+        for props_list in _stream_props(snapshot, None).values()
+        for spec in (DagsterAirbyteTranslator().get_asset_spec(p) for p in props_list)
+    }
+    for spec in assets.specs:
+        assert list(spec.metadata.items()) == list(expected[spec.key].metadata.items())

@@ -42,12 +42,12 @@ def _run_demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def _row_counts(instance: Any, key: Any) -> list[int]:
-    """``dagster/row_count`` of every materialization of ``key``, oldest first."""
+def _row_counts(instance: Any, key: Any, label: str = "airbyte/records_synced") -> list[int]:
+    """``label`` (records synced) of every materialization of ``key``, oldest first."""
     records = instance.fetch_materializations(key, limit=10, ascending=True).records
     counts = []
     for record in records:
-        value = record.asset_materialization.metadata["dagster/row_count"].value
+        value = record.asset_materialization.metadata[label].value
         assert isinstance(value, int)
         counts.append(value)
     return counts
@@ -109,6 +109,9 @@ def test_demo_twice_second_run_incremental(tmp_path: Path) -> None:
         for stream, counts in synced.items():
             (rows,) = con.execute(f"select count(*) from raw.{stream}").fetchone() or (0,)
             assert rows == sum(counts), stream  # append: both syncs' rows are in the table
+            # dagster/row_count is the table's size (counted in the DuckDB file), as for dbt
+            sizes = _row_counts(instance, dg.AssetKey(["raw", stream]), "dagster/row_count")
+            assert sizes[-1] == rows, stream
         (customers,) = con.execute("select count(distinct id) from raw.customers").fetchone() or (
             0,
         )

@@ -608,7 +608,7 @@ def judge_success(
         if meta.get(MetadataKeys.STATS_REPORTED) is not True:
             problems.append(f"{name}: stats_reported={meta.get(MetadataKeys.STATS_REPORTED)}")
         pairs = [
-            (MetadataKeys.ROW_COUNT, truth.records_committed, True),
+            (MetadataKeys.RECORDS_SYNCED, truth.records_committed, True),
             (MetadataKeys.BYTES_COMMITTED, truth.bytes_committed, False),
             (MetadataKeys.RECORDS_EMITTED, truth.records_emitted, False),
         ]

@@ -94,4 +94,4 @@ def test_twenty_syncs_survive_faults_without_duplicate_jobs(
             table = f"f{i:02d}_{stream}"
             meta = metadata[dg.AssetKey(["raw", table])]
             assert meta[MetadataKeys.JOB_ID] == jobs[0]["id"]
-            assert meta[MetadataKeys.ROW_COUNT] == duckdb_count(path, "raw", table) > 0
+            assert meta[MetadataKeys.RECORDS_SYNCED] == duckdb_count(path, "raw", table) > 0
