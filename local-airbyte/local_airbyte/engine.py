@@ -15,10 +15,11 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .api_errors import ApiError, Conflict, IllegalState, JobNotFound, NotFound
-from .connectors.base import ConfiguredStream, ConnectorError, Registry
+from .connectors.base import ConfiguredStream, ConnectorError, Record, Registry
 from .cron import CronError, QuartzCron
 from .store import Store
 
@@ -176,6 +177,8 @@ class JobEngine:
         # connection id -> (attempts left to fail, message, streams committed before failing)
         self.fail_next: dict[str, tuple[int, str, int]] = {}
         self.sync_duration: dict[str, float] = {}
+        # Connections whose sync_duration is spread over the streams' records (see _paced).
+        self.progressive: set[str] = set()
         self.forced_status: dict[int, str] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -503,9 +506,6 @@ class JobEngine:
         failure = ConnectorError(message or "Injected failure (test control).")
         if count > 0 and after_streams <= 0:
             raise failure
-        duration = self.sync_duration.get(connection_id, 0.0)
-        if duration > 0 and cancelled.wait(duration):
-            raise _Cancelled
         src_config = source["connectionConfiguration"]
         dst_config = destination["connectionConfiguration"]
         streams = resolve_streams(connection, dst.default_namespace(dst_config), job["id"])
@@ -514,21 +514,37 @@ class JobEngine:
             if "targetStreams" in job
             else None  # a job from an older state directory: every stream
         )
-        done = 0
+        moved: list[tuple[ConfiguredStream, bool, bool]] = []
         for stream in streams:
-            if cancelled.is_set():
-                raise _Cancelled
             targeted = targets is None or stream_key(stream.namespace, stream.name) in targets
-            reset = job["configType"] in ("reset_connection", "clear") and targeted
-            refresh = job["configType"] == "refresh" and targeted
             if job["configType"] in ("reset_connection", "clear") and not targeted:
                 continue  # a reset of some streams leaves the others alone
+            reset = job["configType"] in ("reset_connection", "clear") and targeted
+            moved.append((stream, reset, job["configType"] == "refresh" and targeted))
+        duration = self.sync_duration.get(connection_id, 0.0)
+        # Default: the whole duration passes before any record moves. Progressive: each stream
+        # takes an equal share, its records moving in slices over it (see _paced).
+        pace = duration / len(moved) if moved and connection_id in self.progressive else 0.0
+        if duration > 0 and not pace and cancelled.wait(duration):
+            raise _Cancelled
+        for done, (stream, reset, refresh) in enumerate(moved):
+            if cancelled.is_set():
+                raise _Cancelled
             if count > 0 and done == after_streams:
                 raise failure  # a source failing mid-sync: earlier streams stay committed
             self._sync_stream(
-                job, attempt, cancelled, src, src_config, dst, dst_config, stream, reset, refresh
+                job,
+                attempt,
+                cancelled,
+                src,
+                src_config,
+                dst,
+                dst_config,
+                stream,
+                reset,
+                refresh,
+                pace,
             )
-            done += 1
 
     def _sync_stream(
         self,
@@ -542,7 +558,9 @@ class JobEngine:
         stream: ConfiguredStream,
         reset: bool,
         refresh: bool,
+        pace: float = 0.0,
     ) -> None:
+        """Move one stream and commit it; ``pace`` > 0 spreads its records over that many seconds."""
         connection_id = job["connectionId"]
         key = stream_key(stream.namespace, stream.name)
         state = self.store.get_state(connection_id, key) or {}
@@ -578,8 +596,13 @@ class JobEngine:
         max_cursor = cursor
         last_save = time.monotonic()
         try:
+            if reset and pace > 0 and cancelled.wait(pace):
+                raise _Cancelled
             if not reset:
-                for batch in src.read(src_config, stream, cursor, cancelled):
+                batches: Iterable[list[Record]] = src.read(src_config, stream, cursor, cancelled)
+                if pace > 0:
+                    batches = _paced(batches, pace, cancelled)
+                for batch in batches:
                     if cancelled.is_set():
                         raise _Cancelled
                     extracted = dt.datetime.now(dt.UTC)
@@ -601,7 +624,8 @@ class JobEngine:
                     for target in (stats, total):
                         target["recordsEmitted"] += len(batch)
                         target["bytesEmitted"] += size
-                    if time.monotonic() - last_save > 0.5:
+                    # Paced slices are few and far between: each shows in sync_progress at once.
+                    if pace > 0 or time.monotonic() - last_save > 0.5:
                         last_save = time.monotonic()
                         self._save(job)
                 if cancelled.is_set():
@@ -659,6 +683,31 @@ class JobEngine:
             except ApiError:  # started meanwhile, deleted, disabled: not due any more
                 continue
         return started
+
+
+_PACED_SLICES = 4
+
+
+def _paced(
+    batches: Iterable[list[Record]], seconds: float, cancelled: threading.Event
+) -> Iterator[list[Record]]:
+    """The stream's records in a few slices, an equal share of ``seconds`` waited before each.
+
+    The real Airbyte moves records while the sync runs and persists the attempt's stats with
+    its state on a fixed period (``SyncPersistenceImpl.java`` in airbyte-commons-worker,
+    ``attemptApi.saveStats``), so ``connections/sync_progress`` grows during a sync; this
+    reproduces that for a test-set ``sync_duration``. The records are read first (test data is
+    small) so the slices are even.
+    """
+    records = [record for batch in batches for record in batch]
+    slices = max(1, min(_PACED_SLICES, len(records)))
+    size = -(-len(records) // slices)
+    for index in range(slices):
+        if cancelled.wait(seconds / slices):
+            raise _Cancelled
+        chunk = records[index * size : (index + 1) * size]
+        if chunk:
+            yield chunk
 
 
 def _ns(namespace: str | None) -> dict[str, str]:
