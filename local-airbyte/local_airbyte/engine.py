@@ -12,6 +12,7 @@ import datetime as dt
 import decimal
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -522,10 +523,20 @@ class JobEngine:
             reset = job["configType"] in ("reset_connection", "clear") and targeted
             moved.append((stream, reset, job["configType"] == "refresh" and targeted))
         duration = self.sync_duration.get(connection_id, 0.0)
-        # Default: the whole duration passes before any record moves. Progressive: each stream
-        # takes an equal share, its records moving in slices over it (see _paced).
-        pace = duration / len(moved) if moved and connection_id in self.progressive else 0.0
-        if duration > 0 and not pace and cancelled.wait(duration):
+        # Default: the whole duration passes before any record moves. Progressive: the records
+        # are read first, then move at a steady rate over it (each stream a share as large as
+        # its share of the records, in slices: see _paced).
+        read: list[list[Record] | None] = [None] * len(moved)
+        paces = [0.0] * len(moved)
+        if duration > 0 and connection_id in self.progressive:
+            read = [
+                None if reset else self._read_all(job, src, src_config, stream, refresh, cancelled)
+                for stream, reset, refresh in moved
+            ]
+            records = sum(len(r or ()) for r in read)
+            if records:
+                paces = [duration * len(r or ()) / records for r in read]
+        if duration > 0 and not any(paces) and cancelled.wait(duration):
             raise _Cancelled
         for done, (stream, reset, refresh) in enumerate(moved):
             if cancelled.is_set():
@@ -543,27 +554,16 @@ class JobEngine:
                 stream,
                 reset,
                 refresh,
-                pace,
+                paces[done],
+                read[done],
             )
 
-    def _sync_stream(
-        self,
-        job: dict[str, Any],
-        attempt: dict[str, Any],
-        cancelled: threading.Event,
-        src: Any,
-        src_config: dict[str, Any],
-        dst: Any,
-        dst_config: dict[str, Any],
-        stream: ConfiguredStream,
-        reset: bool,
-        refresh: bool,
-        pace: float = 0.0,
-    ) -> None:
-        """Move one stream and commit it; ``pace`` > 0 spreads its records over that many seconds."""
-        connection_id = job["connectionId"]
-        key = stream_key(stream.namespace, stream.name)
-        state = self.store.get_state(connection_id, key) or {}
+    def _plan_stream(
+        self, job: dict[str, Any], stream: ConfiguredStream, reset: bool, refresh: bool
+    ) -> tuple[ConfiguredStream, int, bool, Any]:
+        """How this job moves ``stream``: (the stream as moved, generation, incremental, cursor)."""
+        state = self.store.get_state(job["connectionId"], stream_key(stream.namespace, stream.name))
+        state = state or {}
         generation = int(state.get("generation", 0))
         if reset:
             stream = _replace(stream, sync_mode="full_refresh", destination_sync_mode="overwrite")
@@ -579,6 +579,41 @@ class JobEngine:
         stream = _replace(stream, generation_id=generation)
         incremental = stream.sync_mode == "incremental" and not (reset or refresh)
         cursor = _decode_cursor(state.get("cursor")) if incremental else None
+        return stream, generation, incremental, cursor
+
+    def _read_all(
+        self,
+        job: dict[str, Any],
+        src: Any,
+        src_config: dict[str, Any],
+        stream: ConfiguredStream,
+        refresh: bool,
+        cancelled: threading.Event,
+    ) -> list[Record]:
+        """Every record this job reads of ``stream`` (a progressive sync paces them by count)."""
+        planned, _, _, cursor = self._plan_stream(job, stream, False, refresh)
+        return [r for batch in src.read(src_config, planned, cursor, cancelled) for r in batch]
+
+    def _sync_stream(
+        self,
+        job: dict[str, Any],
+        attempt: dict[str, Any],
+        cancelled: threading.Event,
+        src: Any,
+        src_config: dict[str, Any],
+        dst: Any,
+        dst_config: dict[str, Any],
+        stream: ConfiguredStream,
+        reset: bool,
+        refresh: bool,
+        pace: float = 0.0,
+        read: list[Record] | None = None,
+    ) -> None:
+        """Move one stream, then commit it; ``read``: its records, already read, spread over
+        ``pace`` seconds (a progressive sync)."""
+        connection_id = job["connectionId"]
+        key = stream_key(stream.namespace, stream.name)
+        stream, generation, incremental, cursor = self._plan_stream(job, stream, reset, refresh)
         stats = _empty_stats()
         entry: dict[str, Any] = {"streamName": stream.name, "stats": stats}
         if stream.namespace:
@@ -596,12 +631,12 @@ class JobEngine:
         max_cursor = cursor
         last_save = time.monotonic()
         try:
-            if reset and pace > 0 and cancelled.wait(pace):
-                raise _Cancelled
             if not reset:
-                batches: Iterable[list[Record]] = src.read(src_config, stream, cursor, cancelled)
-                if pace > 0:
-                    batches = _paced(batches, pace, cancelled)
+                batches: Iterable[list[Record]] = (
+                    src.read(src_config, stream, cursor, cancelled)
+                    if read is None
+                    else _paced(read, pace, cancelled)
+                )
                 for batch in batches:
                     if cancelled.is_set():
                         raise _Cancelled
@@ -625,7 +660,7 @@ class JobEngine:
                         target["recordsEmitted"] += len(batch)
                         target["bytesEmitted"] += size
                     # Paced slices are few and far between: each shows in sync_progress at once.
-                    if pace > 0 or time.monotonic() - last_save > 0.5:
+                    if read is not None or time.monotonic() - last_save > 0.5:
                         last_save = time.monotonic()
                         self._save(job)
                 if cancelled.is_set():
@@ -685,22 +720,20 @@ class JobEngine:
         return started
 
 
-_PACED_SLICES = 4
+_SLICE_SECONDS = 0.25  # a progressive sync moves (and saves stats) about this often
 
 
 def _paced(
-    batches: Iterable[list[Record]], seconds: float, cancelled: threading.Event
+    records: list[Record], seconds: float, cancelled: threading.Event
 ) -> Iterator[list[Record]]:
-    """The stream's records in a few slices, an equal share of ``seconds`` waited before each.
+    """``records`` in even slices over ``seconds``, an equal share of it waited before each.
 
     The real Airbyte moves records while the sync runs and persists the attempt's stats with
     its state on a fixed period (``SyncPersistenceImpl.java`` in airbyte-commons-worker,
-    ``attemptApi.saveStats``), so ``connections/sync_progress`` grows during a sync; this
-    reproduces that for a test-set ``sync_duration``. The records are read first (test data is
-    small) so the slices are even.
+    ``attemptApi.saveStats``), so ``connections/sync_progress`` grows during a sync at about
+    the rate records flow; this reproduces that for a test-set ``sync_duration``.
     """
-    records = [record for batch in batches for record in batch]
-    slices = max(1, min(_PACED_SLICES, len(records)))
+    slices = max(1, min(len(records), math.ceil(seconds / _SLICE_SECONDS)))
     size = -(-len(records) // slices)
     for index in range(slices):
         if cancelled.wait(seconds / slices):
