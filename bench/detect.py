@@ -5,7 +5,9 @@ cases run one after the other in a full run, at the same time in ``--medium``. P
 side: ``lanes`` real Sample Data -> DuckDB connections; each first gets its history (warm-up
 syncs started by the bench as an admin, which neither side's counters see, of ``history_s``
 seconds: ours predicts a sync's end from the connection's recent durations on the server), then
-the side's worker materializes it ``reps`` times with syncs of ``duration_s`` seconds.
+the side's worker materializes it ``reps`` times with syncs of ``duration_s`` seconds. Syncs are
+progressive (records flow during them, so ``connections/sync_progress`` grows as on a real
+Airbyte): a side that predicts the end from progress can.
 
 Lag = the first ``ASSET_MATERIALIZATION`` event's timestamp in the Dagster instance minus the
 float time the server saved the job as ``succeeded`` (``/_local/jobs/{id}/timeline``). Calls are
@@ -91,14 +93,14 @@ def _run_case(case: DetectCase, plan: Plan) -> dict[str, Any]:
     with BenchServer() as bs, tempfile.TemporaryDirectory(prefix="bench-detect-") as tmp:
         ids = bs.sample_connections(2 * case.lanes, f"detect_{case.name}")
         for connection_id in ids:
-            bs.sync_duration(connection_id, case.history_s)
+            bs.sync_duration(connection_id, case.history_s, progressive=True)
         lanes = _start_lanes(bs, case, plan, ids, Path(tmp))
         try:
             _warm_up(bs, case, ids)
             for lane in lanes:
                 lane.poll_interval = lane.child.read(300).get("poll_interval")
             for connection_id in ids:
-                bs.sync_duration(connection_id, case.duration_s)
+                bs.sync_duration(connection_id, case.duration_s, progressive=True)
             bs.reset_counts()
             for lane in lanes:
                 lane.child.send({"go": True})

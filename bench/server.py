@@ -120,10 +120,13 @@ class BenchServer:
         ids: list[str] = self._call("POST", "/_local/bulk", body)["connectionIds"]
         return ids
 
-    def sync_duration(self, connection_id: str, seconds: float) -> None:
-        self._call(
-            "POST", f"/_local/connections/{connection_id}/sync_duration", {"seconds": seconds}
-        )
+    def sync_duration(
+        self, connection_id: str, seconds: float, *, progressive: bool = False
+    ) -> None:
+        """Set the connection's sync length; ``progressive``: records flow during it (the
+        progress endpoint grows as on a real Airbyte) instead of all at once at the end."""
+        body = {"seconds": seconds, "progressive": progressive}
+        self._call("POST", f"/_local/connections/{connection_id}/sync_duration", body)
 
     def run_sync(self, connection_id: str, timeout: float = 3600) -> dict[str, Any]:
         """Start a sync as an admin (not as either side) and wait for it; its timeline."""

@@ -12,13 +12,15 @@ import datetime as dt
 import decimal
 import json
 import logging
+import math
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .api_errors import ApiError, Conflict, IllegalState, JobNotFound, NotFound
-from .connectors.base import ConfiguredStream, ConnectorError, Registry
+from .connectors.base import ConfiguredStream, ConnectorError, Record, Registry
 from .cron import CronError, QuartzCron
 from .store import Store
 
@@ -176,6 +178,8 @@ class JobEngine:
         # connection id -> (attempts left to fail, message, streams committed before failing)
         self.fail_next: dict[str, tuple[int, str, int]] = {}
         self.sync_duration: dict[str, float] = {}
+        # Connections whose sync_duration is spread over the streams' records (see _paced).
+        self.progressive: set[str] = set()
         self.forced_status: dict[int, str] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -503,9 +507,6 @@ class JobEngine:
         failure = ConnectorError(message or "Injected failure (test control).")
         if count > 0 and after_streams <= 0:
             raise failure
-        duration = self.sync_duration.get(connection_id, 0.0)
-        if duration > 0 and cancelled.wait(duration):
-            raise _Cancelled
         src_config = source["connectionConfiguration"]
         dst_config = destination["connectionConfiguration"]
         streams = resolve_streams(connection, dst.default_namespace(dst_config), job["id"])
@@ -514,38 +515,55 @@ class JobEngine:
             if "targetStreams" in job
             else None  # a job from an older state directory: every stream
         )
-        done = 0
+        moved: list[tuple[ConfiguredStream, bool, bool]] = []
         for stream in streams:
-            if cancelled.is_set():
-                raise _Cancelled
             targeted = targets is None or stream_key(stream.namespace, stream.name) in targets
-            reset = job["configType"] in ("reset_connection", "clear") and targeted
-            refresh = job["configType"] == "refresh" and targeted
             if job["configType"] in ("reset_connection", "clear") and not targeted:
                 continue  # a reset of some streams leaves the others alone
+            reset = job["configType"] in ("reset_connection", "clear") and targeted
+            moved.append((stream, reset, job["configType"] == "refresh" and targeted))
+        duration = self.sync_duration.get(connection_id, 0.0)
+        # Default: the whole duration passes before any record moves. Progressive: the records
+        # are read first, then move at a steady rate over it (each stream a share as large as
+        # its share of the records, in slices: see _paced).
+        read: list[list[Record] | None] = [None] * len(moved)
+        paces = [0.0] * len(moved)
+        if duration > 0 and connection_id in self.progressive:
+            read = [
+                None if reset else self._read_all(job, src, src_config, stream, refresh, cancelled)
+                for stream, reset, refresh in moved
+            ]
+            records = sum(len(r or ()) for r in read)
+            if records:
+                paces = [duration * len(r or ()) / records for r in read]
+        if duration > 0 and not any(paces) and cancelled.wait(duration):
+            raise _Cancelled
+        for done, (stream, reset, refresh) in enumerate(moved):
+            if cancelled.is_set():
+                raise _Cancelled
             if count > 0 and done == after_streams:
                 raise failure  # a source failing mid-sync: earlier streams stay committed
             self._sync_stream(
-                job, attempt, cancelled, src, src_config, dst, dst_config, stream, reset, refresh
+                job,
+                attempt,
+                cancelled,
+                src,
+                src_config,
+                dst,
+                dst_config,
+                stream,
+                reset,
+                refresh,
+                paces[done],
+                read[done],
             )
-            done += 1
 
-    def _sync_stream(
-        self,
-        job: dict[str, Any],
-        attempt: dict[str, Any],
-        cancelled: threading.Event,
-        src: Any,
-        src_config: dict[str, Any],
-        dst: Any,
-        dst_config: dict[str, Any],
-        stream: ConfiguredStream,
-        reset: bool,
-        refresh: bool,
-    ) -> None:
-        connection_id = job["connectionId"]
-        key = stream_key(stream.namespace, stream.name)
-        state = self.store.get_state(connection_id, key) or {}
+    def _plan_stream(
+        self, job: dict[str, Any], stream: ConfiguredStream, reset: bool, refresh: bool
+    ) -> tuple[ConfiguredStream, int, bool, Any]:
+        """How this job moves ``stream``: (the stream as moved, generation, incremental, cursor)."""
+        state = self.store.get_state(job["connectionId"], stream_key(stream.namespace, stream.name))
+        state = state or {}
         generation = int(state.get("generation", 0))
         if reset:
             stream = _replace(stream, sync_mode="full_refresh", destination_sync_mode="overwrite")
@@ -561,6 +579,41 @@ class JobEngine:
         stream = _replace(stream, generation_id=generation)
         incremental = stream.sync_mode == "incremental" and not (reset or refresh)
         cursor = _decode_cursor(state.get("cursor")) if incremental else None
+        return stream, generation, incremental, cursor
+
+    def _read_all(
+        self,
+        job: dict[str, Any],
+        src: Any,
+        src_config: dict[str, Any],
+        stream: ConfiguredStream,
+        refresh: bool,
+        cancelled: threading.Event,
+    ) -> list[Record]:
+        """Every record this job reads of ``stream`` (a progressive sync paces them by count)."""
+        planned, _, _, cursor = self._plan_stream(job, stream, False, refresh)
+        return [r for batch in src.read(src_config, planned, cursor, cancelled) for r in batch]
+
+    def _sync_stream(
+        self,
+        job: dict[str, Any],
+        attempt: dict[str, Any],
+        cancelled: threading.Event,
+        src: Any,
+        src_config: dict[str, Any],
+        dst: Any,
+        dst_config: dict[str, Any],
+        stream: ConfiguredStream,
+        reset: bool,
+        refresh: bool,
+        pace: float = 0.0,
+        read: list[Record] | None = None,
+    ) -> None:
+        """Move one stream, then commit it; ``read``: its records, already read, spread over
+        ``pace`` seconds (a progressive sync)."""
+        connection_id = job["connectionId"]
+        key = stream_key(stream.namespace, stream.name)
+        stream, generation, incremental, cursor = self._plan_stream(job, stream, reset, refresh)
         stats = _empty_stats()
         entry: dict[str, Any] = {"streamName": stream.name, "stats": stats}
         if stream.namespace:
@@ -579,7 +632,12 @@ class JobEngine:
         last_save = time.monotonic()
         try:
             if not reset:
-                for batch in src.read(src_config, stream, cursor, cancelled):
+                batches: Iterable[list[Record]] = (
+                    src.read(src_config, stream, cursor, cancelled)
+                    if read is None
+                    else _paced(read, pace, cancelled)
+                )
+                for batch in batches:
                     if cancelled.is_set():
                         raise _Cancelled
                     extracted = dt.datetime.now(dt.UTC)
@@ -601,7 +659,8 @@ class JobEngine:
                     for target in (stats, total):
                         target["recordsEmitted"] += len(batch)
                         target["bytesEmitted"] += size
-                    if time.monotonic() - last_save > 0.5:
+                    # Paced slices are few and far between: each shows in sync_progress at once.
+                    if read is not None or time.monotonic() - last_save > 0.5:
                         last_save = time.monotonic()
                         self._save(job)
                 if cancelled.is_set():
@@ -659,6 +718,29 @@ class JobEngine:
             except ApiError:  # started meanwhile, deleted, disabled: not due any more
                 continue
         return started
+
+
+_SLICE_SECONDS = 0.25  # a progressive sync moves (and saves stats) about this often
+
+
+def _paced(
+    records: list[Record], seconds: float, cancelled: threading.Event
+) -> Iterator[list[Record]]:
+    """``records`` in even slices over ``seconds``, an equal share of it waited before each.
+
+    The real Airbyte moves records while the sync runs and persists the attempt's stats with
+    its state on a fixed period (``SyncPersistenceImpl.java`` in airbyte-commons-worker,
+    ``attemptApi.saveStats``), so ``connections/sync_progress`` grows during a sync at about
+    the rate records flow; this reproduces that for a test-set ``sync_duration``.
+    """
+    slices = max(1, min(len(records), math.ceil(seconds / _SLICE_SECONDS)))
+    size = -(-len(records) // slices)
+    for index in range(slices):
+        if cancelled.wait(seconds / slices):
+            raise _Cancelled
+        chunk = records[index * size : (index + 1) * size]
+        if chunk:
+            yield chunk
 
 
 def _ns(namespace: str | None) -> dict[str, str]:

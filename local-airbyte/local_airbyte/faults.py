@@ -311,11 +311,20 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
         data = require_object(body)
         service.connection(connection_id)
         seconds = _number(data, "seconds", 0.0, 0.0, 3600.0)
+        # progressive: records move in slices over the duration (sync_progress grows) instead
+        # of all at once after it.
+        progressive = data.get("progressive", False)
+        if not isinstance(progressive, bool):
+            raise InvalidInput("progressive", "must be true or false", progressive)
         if seconds:
             service.engine.sync_duration[connection_id] = seconds
         else:
             service.engine.sync_duration.pop(connection_id, None)
-        return {"connectionId": connection_id, "seconds": seconds}
+        if seconds and progressive:
+            service.engine.progressive.add(connection_id)
+        else:
+            service.engine.progressive.discard(connection_id)
+        return {"connectionId": connection_id, "seconds": seconds, "progressive": progressive}
 
     @router.post("/jobs/{job_id}/force_status")
     def force_status(job_id: str, body: Any = Body(None)) -> dict[str, Any]:

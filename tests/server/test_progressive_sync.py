@@ -1,0 +1,136 @@
+"""The ``progressive`` sync-duration control: records flow during the sync, as on the real Airbyte.
+
+The real Airbyte persists an attempt's stats while it runs (``SyncPersistenceImpl.java``,
+``attemptApi.saveStats``), so ``connections/sync_progress`` grows during a sync; the poller's
+end prediction ("records so far against earlier syncs' totals") depends on it. The default
+control keeps the old shape (the whole wait, then every record at once).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from local_airbyte_helpers import wait_for_job
+from openapi_validation import assert_matches_schema
+
+CFG = "config-api"
+
+
+def _post(server: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(f"{server.config_api_url}{path}", json=body)
+    assert response.status_code == 200, (path, response.text)
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _control(server: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(f"{server.url}/_local/{path}", json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _jobs(server: Any, connection_id: str) -> list[dict[str, Any]]:
+    body = {"configTypes": ["sync"], "configId": connection_id}
+    jobs: list[dict[str, Any]] = _post(server, "/jobs/list", body)["jobs"]
+    return jobs
+
+
+def _without_bytes(value: Any) -> Any:
+    """Stats without byte counts: Sample Data stamps each read's changed rows with the moment of
+    the read (ids, timestamps), so two reads of the same shape differ by a few bytes."""
+    if isinstance(value, dict):
+        return {k: _without_bytes(v) for k, v in value.items() if not k.startswith("bytes")}
+    if isinstance(value, list):
+        return [_without_bytes(v) for v in value]
+    return value
+
+
+def _final_stats(server: Any, job_id: int) -> dict[str, Any]:
+    """What a finished job reports: job-level and per-attempt stats, records and streams."""
+    info = wait_for_job(server, job_id)
+    assert info["job"]["status"] == "succeeded", info["job"]
+    totals = info["job"]["aggregatedStats"]
+    assert totals["bytesCommitted"] == totals["bytesEmitted"] > 0
+    attempts = [x["attempt"] for x in info["attempts"]]
+    return _without_bytes(
+        {
+            "aggregatedStats": totals,
+            "streamAggregatedStats": info["job"]["streamAggregatedStats"],
+            "attempts": [[a["status"], a["totalStats"], a["streamStats"]] for a in attempts],
+        }
+    )
+
+
+def _sync(server: Any, seconds: float, *, progressive: bool) -> tuple[int, list[dict[str, Any]]]:
+    """One sync with ``seconds`` of duration; each ``sync_progress`` answer seen while it ran."""
+    cid = server.sample_connection_id
+    body: dict[str, Any] = {"seconds": seconds, "progressive": progressive}
+    control = _control(server, f"connections/{cid}/sync_duration", body)
+    assert control["progressive"] is progressive
+    job_id: int = _post(server, "/connections/sync", {"connectionId": cid})["job"]["id"]
+    seen: list[dict[str, Any]] = []
+    for _ in range(2000):
+        progress = _post(server, "/connections/sync_progress", {"connectionId": cid})
+        if progress.get("jobId") != job_id:
+            break  # the job ended: nothing runs on the connection any more
+        assert_matches_schema(CFG, "/v1/connections/sync_progress", "post", 200, progress)
+        seen.append(progress)
+        time.sleep(0.02)
+    return job_id, seen
+
+
+def test_progressive_sync_progress_grows_and_final_stats_match(local_airbyte_factory) -> None:  # type: ignore[no-untyped-def]
+    """Polled during a progressive sync, ``sync_progress`` shows some records but not all (and
+    never fewer than before); the finished job's stats equal a default sync's of the same data."""
+    plain = local_airbyte_factory(seed="sample", test_controls=True)
+    progressive = local_airbyte_factory(seed="sample", test_controls=True)
+
+    plain_job, _ = _sync(plain, 1.0, progressive=False)
+    expected = _final_stats(plain, plain_job)
+    total = expected["aggregatedStats"]["recordsEmitted"]
+    assert total > 0
+
+    final = {s["streamName"]: s["recordsEmitted"] for s in expected["streamAggregatedStats"]}
+    job_id, seen = _sync(progressive, 3.0, progressive=True)
+    assert seen, "the sync ended before the first progress poll"
+    so_far = [p["recordsEmitted"] for p in seen]
+    assert any(0 < records < total for records in so_far), so_far
+    assert so_far == sorted(so_far), "records so far went down"
+    # Within one stream too: its records arrive in slices, not all at once.
+    partial = [
+        s
+        for p in seen
+        for s in p["streams"]
+        if 0 < s.get("recordsEmitted", 0) < final[s["streamName"]]
+    ]
+    assert partial, [p["streams"] for p in seen]
+    assert _final_stats(progressive, job_id) == expected
+    assert len(_jobs(progressive, progressive.sample_connection_id)) == 1
+
+
+def test_progressive_sync_cancels_promptly_and_keeps_fail_after_streams(
+    local_airbyte_factory,
+) -> None:  # type: ignore[no-untyped-def]
+    """A cancel mid-way ends the job (no waiting out the duration); an injected failure after
+    one stream still commits exactly that stream first."""
+    server = local_airbyte_factory(seed="sample", test_controls=True)
+    cid = server.sample_connection_id
+    _control(server, f"connections/{cid}/sync_duration", {"seconds": 600, "progressive": True})
+    job_id = _post(server, "/connections/sync", {"connectionId": cid})["job"]["id"]
+    cancelled = _post(server, "/jobs/cancel", {"id": job_id})
+    assert cancelled["job"]["status"] == "cancelled"
+    assert wait_for_job(server, job_id)["job"]["status"] == "cancelled"
+
+    _control(server, f"connections/{cid}/sync_duration", {"seconds": 1.5, "progressive": True})
+    _control(server, f"connections/{cid}/fail_next_attempts", {"count": 1, "after_streams": 1})
+    job_id = _post(server, "/connections/sync", {"connectionId": cid})["job"]["id"]
+    info = wait_for_job(server, job_id)
+    first = info["attempts"][0]["attempt"]
+    assert first["status"] == "failed"
+    assert [s["streamName"] for s in first["streamStats"]] == ["customers"]
+    assert first["failureSummary"]["partialSuccess"] is True
+    assert info["job"]["status"] == "succeeded"  # the retry syncs every stream
+    assert len(_jobs(server, cid)) == 2
