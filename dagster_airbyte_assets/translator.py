@@ -290,7 +290,7 @@ class AirbyteStreamProps:
         )
 
     @property
-    def database(self) -> str | None:
+    def sql_database(self) -> str | None:
         """The database as the destination's own SQL names it (what dbt shows first).
 
         Postgres and the other SQL destinations: the configured database. DuckDB: the catalog
@@ -306,7 +306,7 @@ class AirbyteStreamProps:
     @cached_property
     def qualified_table_name(self) -> str:
         """``database.schema.table`` with whichever parts are known."""
-        return ".".join(part for part in (self.database, self.namespace, self.table) if part)
+        return ".".join(part for part in (self.sql_database, self.namespace, self.table) if part)
 
     # dagster-airbyte's ``AirbyteConnectionTableProps`` fields, with its values, so that a
     # translator written for dagster-airbyte builds the same specs here (``compat.py``).
@@ -335,6 +335,12 @@ class AirbyteStreamProps:
     @property
     def connection_name(self) -> str:
         return self.connection.name
+
+    @property
+    def database(self) -> str | None:
+        """The destination's configured database (dagster-airbyte's ``database``; ``None`` for
+        DuckDB, whose SQL database is ``sql_database``)."""
+        return self.destination.database if self.destination else None
 
     @property
     def schema(self) -> str | None:
