@@ -548,9 +548,8 @@ class _Waiter:
         The heartbeat and the end prediction share one answer instead of asking twice; with
         ``ask=False`` only a fresh answer is reused (the call budget allows no new one).
         """
-        cached = self._progress_at
-        if cached is not None and self.clock() - cached[0] < self.poll_interval:
-            return cached[1]
+        if self._progress_at is not None and self._progress_is_fresh():
+            return self._progress_at[1]
         if not ask:
             return None
         progress = self.client.sync_progress(self.connection_id)

@@ -178,6 +178,24 @@ def _execution_metadata(
     )
 
 
+def _our_names(
+    translator: DagsterAirbyteTranslator | None,
+    dagster_airbyte_translator: DagsterAirbyteTranslator | None,
+    connection_selector: ConnectionSelector | None,
+    connection_selector_fn: ConnectionSelector | None,
+) -> tuple[DagsterAirbyteTranslator | None, ConnectionSelector | None]:
+    """dagster-airbyte's keyword names resolved to ours (both given differently: an error)."""
+    return (
+        either("translator", translator, "dagster_airbyte_translator", dagster_airbyte_translator),
+        either(
+            "connection_selector",
+            connection_selector,
+            "connection_selector_fn",
+            connection_selector_fn,
+        ),
+    )
+
+
 def load_airbyte_asset_specs(
     workspace: "AirbyteWorkspace",
     *,
@@ -193,11 +211,8 @@ def load_airbyte_asset_specs(
     ``dagster_airbyte_translator`` and ``connection_selector_fn`` are dagster-airbyte's names
     for ``translator`` and ``connection_selector``.
     """
-    translator = either(
-        "translator", translator, "dagster_airbyte_translator", dagster_airbyte_translator
-    )
-    connection_selector = either(
-        "connection_selector", connection_selector, "connection_selector_fn", connection_selector_fn
+    translator, connection_selector = _our_names(
+        translator, dagster_airbyte_translator, connection_selector, connection_selector_fn
     )
     snapshot = load_airbyte_workspace_snapshot(workspace, state_path=state_path, refresh=refresh)
     specs = _specs_for_connections(
@@ -281,11 +296,8 @@ def build_airbyte_assets_definitions(
     ``dagster_airbyte_translator`` and ``connection_selector_fn`` are dagster-airbyte's names
     for ``translator`` and ``connection_selector``.
     """
-    translator = either(
-        "translator", translator, "dagster_airbyte_translator", dagster_airbyte_translator
-    )
-    connection_selector = either(
-        "connection_selector", connection_selector, "connection_selector_fn", connection_selector_fn
+    translator, connection_selector = _our_names(
+        translator, dagster_airbyte_translator, connection_selector, connection_selector_fn
     )
     # Handed on, not kept in this frame: assets_from_snapshot lets go of it before the longer
     # multi_asset step (see there).
