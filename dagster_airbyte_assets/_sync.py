@@ -429,7 +429,9 @@ class _Waiter:
                 self.sleep(max(0.0, last_heartbeat + self.heartbeat_interval - elapsed))
                 elapsed = last_heartbeat = self.clock() - started
                 made = len(calls)
-                self._beat(job, elapsed, plan, calls, budget_since)
+                if not self._beat(job, elapsed, plan, calls, budget_since):
+                    poll_at = elapsed  # nothing of this job runs any more: read it now
+                    break
                 if len(calls) > made:
                     poll_at = max(poll_at, elapsed + plan.next_delay(elapsed, calls, budget_since))
                     if self.poll_timeout is not None:
@@ -478,7 +480,7 @@ class _Waiter:
             ):
                 last_progress = now
                 calls.append(now)  # a call like a check, in the budget and the ceiling
-                refined = self._refine(plan, now, history)
+                refined = self._refine(plan, now, history, job.job_id)
                 if refined is None:
                     progress_useful = False
                 else:
@@ -578,28 +580,35 @@ class _Waiter:
         plan: PollPlan,
         calls: list[float],
         budget_since: float,
-    ) -> None:
-        """A heartbeat; live numbers cost a call, so only where the polling budget has room (a
-        sync with a history is polled sparsely until its expected end), else the heartbeat
-        says what the last status read carried."""
+    ) -> bool:
+        """A heartbeat; ``False`` (and no line) when progress shows the job no longer runs.
+
+        Live numbers cost a call, so only where the polling budget has room for it and for the
+        status read that follows if the job turns out to have ended (a sync with a history is
+        polled sparsely until its expected end); else the heartbeat says what the last status
+        read carried.
+        """
         ask = (
             self._progress_answers
             and not self._progress_is_fresh()
-            and plan.budget_allows(elapsed, calls, budget_since)
+            and plan.budget_allows(elapsed, [*calls, elapsed], budget_since)
         )
         if ask:
             calls.append(elapsed)
-        self._heartbeat(job, elapsed, ask=ask)
+        return self._heartbeat(job, elapsed, ask=ask)
 
-    def _heartbeat(self, job: AirbyteJob, elapsed: float, *, ask: bool) -> None:
+    def _heartbeat(self, job: AirbyteJob, elapsed: float, *, ask: bool) -> bool:
         """A "still running" line: time waited, and records and bytes so far where known.
 
         From ``connections/sync_progress`` where the server has it (live numbers), else from
-        the job's current attempt.
+        the job's current attempt. Progress that names no job or another one means this job
+        ended since its last status read: no line then, and ``False``.
         """
         records: int | None = None
         size: int | None = None
         progress = self._progress(ask=ask)
+        if ask and progress is not None and progress.job_id != job.job_id:
+            return False
         if progress is not None and progress.job_id == job.job_id:
             records = _first(progress.records_emitted, progress.records_committed)
             size = _first(progress.bytes_emitted, progress.bytes_committed)
@@ -618,23 +627,29 @@ class _Waiter:
             f"Airbyte job {job.job_id} of {self.label} still {job.status}{attempt} after "
             f"{human_duration(elapsed)}: {so_far}."
         )
+        return True
 
-    def _refine(self, plan: PollPlan, now: float, history: SyncHistory) -> PollPlan | None:
+    def _refine(
+        self, plan: PollPlan, now: float, history: SyncHistory, job_id: int
+    ) -> PollPlan | None:
         """The sync runs past its expected end: ask how far it got and predict the end.
 
         ``None`` when this Airbyte gives no numbers (no endpoint, or one without records):
         asking again would only spend calls.
         """
         progress = self._progress()
-        if progress is None:
+        if progress is None or self._progress_at is None:
             return None
+        now -= self.clock() - self._progress_at[0]  # the answer may be a heartbeat's, reused
+        if progress.job_id != job_id:
+            return plan  # it ended since its status was read: the next check says how
         so_far = progress.records_emitted
         if so_far is None:
             so_far = progress.records_committed
         if so_far is None:
             return None
-        refined = refine_expected(now, so_far, history.records)
-        return plan if refined is None else plan.with_expected(refined)
+        window = refine_expected(now, so_far, history.records)
+        return plan if window is None else plan.with_window(*window)
 
 
 def _first(*values: int | None) -> int | None:

@@ -180,6 +180,8 @@ class JobEngine:
         self.sync_duration: dict[str, float] = {}
         # Connections whose sync_duration is spread over the streams' records (see _paced).
         self.progressive: set[str] = set()
+        # How often a running attempt's stats reach the API (Airbyte's default, or a test's).
+        self.stats_flush_seconds: dict[str, float] = {}
         self.forced_status: dict[int, str] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -522,6 +524,8 @@ class JobEngine:
                 continue  # a reset of some streams leaves the others alone
             reset = job["configType"] in ("reset_connection", "clear") and targeted
             moved.append((stream, reset, job["configType"] == "refresh" and targeted))
+        # The replication starts here: so does its stats timer.
+        flush = _StatsFlush(self.stats_flush_seconds.get(connection_id, STATS_FLUSH_SECONDS))
         duration = self.sync_duration.get(connection_id, 0.0)
         # Default: the whole duration passes before any record moves. Progressive: the records
         # are read first, then move at a steady rate over it (each stream a share as large as
@@ -556,6 +560,7 @@ class JobEngine:
                 refresh,
                 paces[done],
                 read[done],
+                flush,
             )
 
     def _plan_stream(
@@ -608,6 +613,7 @@ class JobEngine:
         refresh: bool,
         pace: float = 0.0,
         read: list[Record] | None = None,
+        flush: _StatsFlush | None = None,
     ) -> None:
         """Move one stream, then commit it; ``read``: its records, already read, spread over
         ``pace`` seconds (a progressive sync)."""
@@ -629,7 +635,7 @@ class JobEngine:
         )
         writer = dst.open_stream(dst_config, stream)
         max_cursor = cursor
-        last_save = time.monotonic()
+        flush = flush or _StatsFlush(STATS_FLUSH_SECONDS)
         try:
             if not reset:
                 batches: Iterable[list[Record]] = (
@@ -659,9 +665,7 @@ class JobEngine:
                     for target in (stats, total):
                         target["recordsEmitted"] += len(batch)
                         target["bytesEmitted"] += size
-                    # Paced slices are few and far between: each shows in sync_progress at once.
-                    if read is not None or time.monotonic() - last_save > 0.5:
-                        last_save = time.monotonic()
+                    if flush.due():
                         self._save(job)
                 if cancelled.is_set():
                     raise _Cancelled
@@ -688,7 +692,8 @@ class JobEngine:
             f"Stream {stream.name}: committed {stats['recordsCommitted']} records "
             f"({stats['bytesCommitted']} bytes)",
         )
-        self._save(job)
+        if flush.due():  # else the next flush or the attempt's end saves it
+            self._save(job)
 
     # -- scheduler -------------------------------------------------------------------------------
 
@@ -720,7 +725,34 @@ class JobEngine:
         return started
 
 
-_SLICE_SECONDS = 0.25  # a progressive sync moves (and saves stats) about this often
+_SLICE_SECONDS = 0.25  # a progressive sync moves records about this often
+STATS_FLUSH_SECONDS = 10.0
+"""How often a running attempt's stats are saved (so ``connections/sync_progress`` moves).
+
+Airbyte's replication persists stats on a fixed-rate timer that starts with the replication
+(``SyncPersistence.kt``: ``scheduleAtFixedRate(flush, RUN_IMMEDIATELY,
+persistenceFlushPeriodSec)``; ``persistence-flush-period-sec: ${REPLICATION_FLUSH_PERIOD_SECONDS:10}``
+in the orchestrator's ``application.yml``, the same since v0.50), and once more when the
+attempt ends. Records so far are therefore up to ten seconds old while a sync runs.
+"""
+
+
+class _StatsFlush:
+    """One attempt's stats timer: due every ``period`` seconds from the replication's start,
+    on a fixed grid (a late check does not shift the next flushes). Its immediate first run
+    finds no records, so the first stats reach the API one period in."""
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._next = time.monotonic() + period
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        missed = (now - self._next) // self.period
+        self._next += (missed + 1) * self.period
+        return True
 
 
 def _paced(
@@ -734,11 +766,11 @@ def _paced(
     the rate records flow; this reproduces that for a test-set ``sync_duration``.
     """
     slices = max(1, min(len(records), math.ceil(seconds / _SLICE_SECONDS)))
-    size = -(-len(records) // slices)
     for index in range(slices):
         if cancelled.wait(seconds / slices):
             raise _Cancelled
-        chunk = records[index * size : (index + 1) * size]
+        # Even shares (a rounded-up slice size would run out of records before the time does).
+        chunk = records[index * len(records) // slices : (index + 1) * len(records) // slices]
         if chunk:
             yield chunk
 

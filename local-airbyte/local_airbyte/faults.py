@@ -24,6 +24,7 @@ from fastapi.responses import Response
 
 from .api_errors import InvalidInput, JobNotFound, NotFound
 from .auth import TokenIssuer
+from .engine import STATS_FLUSH_SECONDS
 from .service import Service, get_field, require_object
 from .store import TERMINAL_STATUSES
 
@@ -324,7 +325,16 @@ def build_router(service: Service, faults: Faults, tokens: TokenIssuer) -> APIRo
             service.engine.progressive.add(connection_id)
         else:
             service.engine.progressive.discard(connection_id)
-        return {"connectionId": connection_id, "seconds": seconds, "progressive": progressive}
+        # flush_seconds: how often a running attempt's stats reach the API (Airbyte's
+        # REPLICATION_FLUSH_PERIOD_SECONDS, 10 s unless a deployment sets it).
+        flush = _number(data, "flush_seconds", STATS_FLUSH_SECONDS, 0.05, 3600.0)
+        service.engine.stats_flush_seconds[connection_id] = flush
+        return {
+            "connectionId": connection_id,
+            "seconds": seconds,
+            "progressive": progressive,
+            "flush_seconds": flush,
+        }
 
     @router.post("/jobs/{job_id}/force_status")
     def force_status(job_id: str, body: Any = Body(None)) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """The ``progressive`` sync-duration control: records flow during the sync, as on the real Airbyte.
 
-The real Airbyte persists an attempt's stats while it runs (``SyncPersistenceImpl.java``,
-``attemptApi.saveStats``), so ``connections/sync_progress`` grows during a sync; the poller's
-end prediction ("records so far against earlier syncs' totals") depends on it. The default
-control keeps the old shape (the whole wait, then every record at once).
+The real Airbyte persists an attempt's stats while it runs, on a fixed-rate timer of
+``REPLICATION_FLUSH_PERIOD_SECONDS`` (10 s by default; ``SyncPersistence.kt``), so
+``connections/sync_progress`` grows during a sync in steps that far apart; the poller's end
+prediction ("records so far against earlier syncs' totals") depends on it. The default control
+keeps the old shape (the whole wait, then every record at once).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -64,12 +66,19 @@ def _final_stats(server: Any, job_id: int) -> dict[str, Any]:
     )
 
 
-def _sync(server: Any, seconds: float, *, progressive: bool) -> tuple[int, list[dict[str, Any]]]:
-    """One sync with ``seconds`` of duration; each ``sync_progress`` answer seen while it ran."""
+def _sync(
+    server: Any, seconds: float, *, progressive: bool, flush_seconds: float | None = None
+) -> tuple[int, list[dict[str, Any]]]:
+    """One sync with ``seconds`` of duration; each ``sync_progress`` answer seen while it ran
+    (with ``_seen_at``: seconds since the start request)."""
     cid = server.sample_connection_id
     body: dict[str, Any] = {"seconds": seconds, "progressive": progressive}
+    if flush_seconds is not None:
+        body["flush_seconds"] = flush_seconds
     control = _control(server, f"connections/{cid}/sync_duration", body)
     assert control["progressive"] is progressive
+    assert control["flush_seconds"] == (flush_seconds or 10.0)
+    started = time.monotonic()
     job_id: int = _post(server, "/connections/sync", {"connectionId": cid})["job"]["id"]
     seen: list[dict[str, Any]] = []
     for _ in range(2000):
@@ -77,7 +86,7 @@ def _sync(server: Any, seconds: float, *, progressive: bool) -> tuple[int, list[
         if progress.get("jobId") != job_id:
             break  # the job ended: nothing runs on the connection any more
         assert_matches_schema(CFG, "/v1/connections/sync_progress", "post", 200, progress)
-        seen.append(progress)
+        seen.append({**progress, "_seen_at": time.monotonic() - started})
         time.sleep(0.02)
     return job_id, seen
 
@@ -94,7 +103,7 @@ def test_progressive_sync_progress_grows_and_final_stats_match(local_airbyte_fac
     assert total > 0
 
     final = {s["streamName"]: s["recordsEmitted"] for s in expected["streamAggregatedStats"]}
-    job_id, seen = _sync(progressive, 3.0, progressive=True)
+    job_id, seen = _sync(progressive, 3.0, progressive=True, flush_seconds=0.5)
     assert seen, "the sync ended before the first progress poll"
     so_far = [p["recordsEmitted"] for p in seen]
     assert any(0 < records < total for records in so_far), so_far
@@ -109,6 +118,26 @@ def test_progressive_sync_progress_grows_and_final_stats_match(local_airbyte_fac
     assert partial, [p["streams"] for p in seen]
     assert _final_stats(progressive, job_id) == expected
     assert len(_jobs(progressive, progressive.sample_connection_id)) == 1
+
+
+def test_running_stats_reach_the_api_once_per_flush_period(local_airbyte_factory) -> None:  # type: ignore[no-untyped-def]
+    """Records so far change only on the stats timer: with Airbyte's default (10 s) a 3 s sync
+    shows none until it ends; with 1.5 s, the changes come at least a period apart."""
+    server = local_airbyte_factory(seed="sample", test_controls=True)
+    _, seen = _sync(server, 3.0, progressive=True)
+    assert len(seen) > 20, "polled too rarely to observe anything"
+    assert {p["recordsEmitted"] for p in seen if "recordsEmitted" in p} <= {0}, seen[-1]
+
+    _, seen = _sync(server, 4.0, progressive=True, flush_seconds=1.5)
+    changes = [
+        b["_seen_at"]
+        for a, b in itertools.pairwise(seen)
+        if b.get("recordsEmitted") != a.get("recordsEmitted")
+    ]
+    assert len(changes) >= 2, [p.get("recordsEmitted") for p in seen]
+    # Polled every ~20 ms: two changes a period apart are seen at least a period minus the
+    # polls' spacing apart.
+    assert all(b - a >= 1.3 for a, b in itertools.pairwise(changes)), changes
 
 
 def test_progressive_sync_cancels_promptly_and_keeps_fail_after_streams(
@@ -134,3 +163,18 @@ def test_progressive_sync_cancels_promptly_and_keeps_fail_after_streams(
     assert first["failureSummary"]["partialSuccess"] is True
     assert info["job"]["status"] == "succeeded"  # the retry syncs every stream
     assert len(_jobs(server, cid)) == 2
+
+
+def test_progressive_records_move_in_even_slices() -> None:
+    """A steady rate: every slice of the duration carries an equal share of the records (a
+    rounded-up share would run out of records a fifth of the way before the time does)."""
+    import threading
+
+    from local_airbyte.engine import _paced
+
+    sizes = [
+        len(chunk) for chunk in _paced([{"id": i} for i in range(205)], 2.0, threading.Event())
+    ]
+    assert len(sizes) == 8  # a slice every 0.25 s
+    assert sum(sizes) == 205
+    assert max(sizes) - min(sizes) <= 1
