@@ -7,7 +7,7 @@ syncs started by the bench as an admin, which neither side's counters see, of ``
 seconds: ours predicts a sync's end from the connection's recent durations on the server), then
 the side's worker materializes it ``reps`` times with syncs of ``duration_s`` seconds. Syncs are
 progressive (records flow during them, so ``connections/sync_progress`` grows as on a real
-Airbyte): a side that predicts the end from progress can.
+Airbyte, saved every 10 s as Airbyte saves them): a side that predicts the end from progress can.
 
 Lag = the first ``ASSET_MATERIALIZATION`` event's timestamp in the Dagster instance minus the
 float time the server saved the job as ``succeeded`` (``/_local/jobs/{id}/timeline``). Calls are

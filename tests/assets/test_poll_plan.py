@@ -382,3 +382,42 @@ def _seconds(text: str) -> float:
     """``"1m06s"`` or ``"8.0s"`` back to seconds."""
     minutes, _, rest = text.rpartition("m")
     return (float(minutes) * 60 if minutes else 0.0) + float(rest.rstrip("s"))
+
+
+def _overrun(history_s: float, took: float, with_progress: bool) -> tuple[float, int]:
+    """p50 lag and most calls of ten syncs predicted at ``history_s`` that take ``took``
+    (ends over a second, flush phases over the period)."""
+    runs = []
+    for i in range(10):
+        end = took + i / 10
+        airbyte = _SimulatedAirbyte(
+            ends_at=end, records_per_s=600 / end, flush_phase=(i * 0.37) % AIRBYTE_STATS_FLUSH
+        )
+        records = (600,) * 3 if with_progress else ()
+        lag = _wait(airbyte, SyncHistory(41, durations=(history_s,) * 3, records=records))
+        runs.append((lag, FIXED_CALLS + len(airbyte.calls)))
+    return statistics.median(lag for lag, _ in runs), max(calls for _, calls in runs)
+
+
+def test_the_readme_figures() -> None:
+    """The numbers the README's "Wait on a budget" gives for the plan, as measured here."""
+    lags, totals = _late_sync(with_progress=True)
+    assert (round(statistics.median(lags), 1), max(totals)) == (3.0, 6)
+    lags, totals = _late_sync(with_progress=True, flush_every=0.25)
+    assert (round(statistics.median(lags), 1), max(totals)) == (0.9, 6)
+    lags, totals = _late_sync(with_progress=False)
+    assert (round(statistics.median(lags), 1), max(totals)) == (4.0, 7)
+    assert _competitor_calls(36.5) == 7
+    lag, calls = _overrun(60.0, 72.0, with_progress=True)
+    assert (round(lag, 1), calls) == (5.3, 9)
+    lag, calls = _overrun(60.0, 72.0, with_progress=False)
+    assert (round(lag, 1), calls) == (7.5, 11)
+    lag, calls = _overrun(120.0, 144.0, with_progress=True)
+    assert (round(lag, 1), calls) == (1.1, 15)
+    lag, calls = _overrun(120.0, 144.0, with_progress=False)
+    assert (round(lag, 1), calls) == (5.5, 18)
+    assert (_competitor_calls(73.0), _competitor_calls(145.0)) == (11, 18)
+    for duration, ours, theirs in ((2.0, 3, 4), (3600.0, 183, 363)):
+        plan = PollPlan(poll_interval=10.0, expected_duration=duration)
+        assert FIXED_CALLS + len(_poll_times(plan, duration)) == ours
+        assert _competitor_calls(duration) == theirs

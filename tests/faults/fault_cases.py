@@ -19,7 +19,9 @@ page or a gateway's error page), the mixed schedule and its start fault.
 Before each case the connection gets one directly started, finished sync (the "previous run",
 seconds old), so a client that adopts any recent job instead of the one it started is caught.
 In the start, poll and mixed cases every sync takes ``SYNC_SECONDS`` on the server, so the job
-is polled while it runs, and a job the client abandons is still running when the run ends.
+is polled while it runs, and a job the client abandons is still running when the run ends; in
+the stats cases both syncs take ``STATS_SYNC_SECONDS``, so the job has clearly ended when the
+waiter first looks.
 The streams are incremental, so a job's numbers are the sums over its attempts.
 
 Judgement (server side, over plain HTTP): a run that succeeds must have created exactly one
@@ -77,6 +79,7 @@ SEED = int(os.environ.get("FAULTS_SEED", "20251123"))
 REQUEST_TIMEOUT = 3.0
 STALL_SECONDS = REQUEST_TIMEOUT + 2.0
 SYNC_SECONDS = 3.0
+STATS_SYNC_SECONDS = 1.0
 POLL_INTERVAL = 1.0
 # A guard against a hang, far above any sync here (each takes at most SYNC_SECONDS).
 POLL_TIMEOUT = 120.0
@@ -439,6 +442,11 @@ def _run(
         f"fault case {case.number:03d}", f"f{case.number:03d}_"
     )
     outcome.connection_id = connection_id
+    if case.phase == "stats":
+        # This run and the previous one take a set second, so the waiter's first check (a
+        # margin past the history's median) comes clearly after the end, never on it: an
+        # instant sync could end between the rule's look at the server and the read itself.
+        side.set_sync_duration(connection_id, STATS_SYNC_SECONDS)
     side.sync_and_wait(connection_id)  # the previous run: a recent, finished job to not adopt
     if case.phase in ("start", "poll", "mixed"):
         side.set_sync_duration(connection_id, SYNC_SECONDS)
