@@ -367,8 +367,12 @@ class JobEngine:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _save(self, job: dict[str, Any]) -> None:
-        job["updatedAt"] = time.time()
+    def _save(self, job: dict[str, Any], *, touch: bool = True) -> None:
+        """Persist the job; ``touch=False`` for a stats flush, which Airbyte writes to its
+        stats tables without touching the job's ``updated_at`` (``DefaultJobPersistence.kt``
+        ``writeStats``)."""
+        if touch:
+            job["updatedAt"] = time.time()
         if not self.store.save_job(job):
             raise _Shutdown  # deleted by a test control: stop quietly
 
@@ -666,7 +670,7 @@ class JobEngine:
                         target["recordsEmitted"] += len(batch)
                         target["bytesEmitted"] += size
                     if flush.due():
-                        self._save(job)
+                        self._save(job, touch=False)
                 if cancelled.is_set():
                     raise _Cancelled
             writer.commit()
@@ -693,7 +697,7 @@ class JobEngine:
             f"({stats['bytesCommitted']} bytes)",
         )
         if flush.due():  # else the next flush or the attempt's end saves it
-            self._save(job)
+            self._save(job, touch=False)
 
     # -- scheduler -------------------------------------------------------------------------------
 

@@ -122,22 +122,22 @@ def test_progressive_sync_progress_grows_and_final_stats_match(local_airbyte_fac
 
 def test_running_stats_reach_the_api_once_per_flush_period(local_airbyte_factory) -> None:  # type: ignore[no-untyped-def]
     """Records so far change only on the stats timer: with Airbyte's default (10 s) a 3 s sync
-    shows none until it ends; with 1.5 s, the changes come at least a period apart."""
+    shows none until it ends; with 2 s, the changes come about a period apart (never at the
+    0.25 s pace of the records themselves)."""
     server = local_airbyte_factory(seed="sample", test_controls=True)
     _, seen = _sync(server, 3.0, progressive=True)
     assert len(seen) > 20, "polled too rarely to observe anything"
     assert {p["recordsEmitted"] for p in seen if "recordsEmitted" in p} <= {0}, seen[-1]
 
-    _, seen = _sync(server, 4.0, progressive=True, flush_seconds=1.5)
+    _, seen = _sync(server, 5.0, progressive=True, flush_seconds=2.0)
     changes = [
         b["_seen_at"]
         for a, b in itertools.pairwise(seen)
         if b.get("recordsEmitted") != a.get("recordsEmitted")
     ]
     assert len(changes) >= 2, [p.get("recordsEmitted") for p in seen]
-    # Polled every ~20 ms: two changes a period apart are seen at least a period minus the
-    # polls' spacing apart.
-    assert all(b - a >= 1.3 for a, b in itertools.pairwise(changes)), changes
+    # Polled every ~20 ms; half a period of slack for a busy machine delaying one poll.
+    assert all(b - a >= 1.0 for a, b in itertools.pairwise(changes)), changes
 
 
 def test_progressive_sync_cancels_promptly_and_keeps_fail_after_streams(
@@ -178,3 +178,21 @@ def test_progressive_records_move_in_even_slices() -> None:
     assert len(sizes) == 8  # a slice every 0.25 s
     assert sum(sizes) == 205
     assert max(sizes) - min(sizes) <= 1
+
+
+def test_a_stats_flush_leaves_the_job_s_updated_at_alone(local_airbyte_factory) -> None:  # type: ignore[no-untyped-def]
+    """Airbyte writes running stats to its stats tables, not to the job row
+    (``DefaultJobPersistence.kt`` ``writeStats``): ``updatedAt`` moves with the status only."""
+    server = local_airbyte_factory(seed="sample", test_controls=True)
+    cid = server.sample_connection_id
+    body = {"seconds": 4.0, "progressive": True, "flush_seconds": 1.0}
+    _control(server, f"connections/{cid}/sync_duration", body)
+    job_id = _post(server, "/connections/sync", {"connectionId": cid})["job"]["id"]
+    time.sleep(0.5)
+    early = _post(server, "/jobs/get_without_logs", {"id": job_id})["job"]
+    time.sleep(2.5)
+    later = _post(server, "/jobs/get_without_logs", {"id": job_id})["job"]
+    assert later["status"] == "running", later
+    assert later["aggregatedStats"]["recordsEmitted"] > early["aggregatedStats"]["recordsEmitted"]
+    assert later["updatedAt"] == early["updatedAt"]
+    wait_for_job(server, job_id)
