@@ -37,12 +37,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 __all__ = [
+    "AIRBYTE_STATS_FLUSH",
     "DENSE_GAP",
     "MAX_CALLS_PER_MINUTE",
     "MIN_POLL_DELAY",
     "PollPlan",
+    "end_window",
     "expected_from_history",
-    "refine_expected",
 ]
 
 MIN_POLL_DELAY = 0.5
@@ -174,7 +175,7 @@ def _margin(predicted: float, least: float) -> float:
     return min(PREDICTION_MARGIN_MAX, max(least, PREDICTION_MARGIN_SHARE * predicted))
 
 
-def refine_expected(
+def end_window(
     elapsed: float, records_so_far: int | None, typical_records: Sequence[int]
 ) -> tuple[float, float] | None:
     """The window the sync's end falls in, judged from progress, or ``None`` when progress

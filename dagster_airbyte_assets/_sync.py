@@ -38,8 +38,8 @@ from dagster_airbyte_assets._metadata import AirbyteSpecMetadata
 from dagster_airbyte_assets._poll import (
     MIN_POLL_DELAY,
     PollPlan,
+    end_window,
     expected_from_history,
-    refine_expected,
 )
 from dagster_airbyte_assets._row_counts import TableRowCounter, table_row_count
 from dagster_airbyte_assets._units import human_bytes, human_duration
@@ -648,7 +648,7 @@ class _Waiter:
             so_far = progress.records_committed
         if so_far is None:
             return None
-        window = refine_expected(now, so_far, history.records)
+        window = end_window(now, so_far, history.records)
         return plan if window is None else plan.with_window(*window)
 
 

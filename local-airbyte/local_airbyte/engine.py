@@ -562,9 +562,9 @@ class JobEngine:
                 stream,
                 reset,
                 refresh,
+                flush,
                 paces[done],
                 read[done],
-                flush,
             )
 
     def _plan_stream(
@@ -615,12 +615,12 @@ class JobEngine:
         stream: ConfiguredStream,
         reset: bool,
         refresh: bool,
+        flush: _StatsFlush,
         pace: float = 0.0,
         read: list[Record] | None = None,
-        flush: _StatsFlush | None = None,
     ) -> None:
-        """Move one stream, then commit it; ``read``: its records, already read, spread over
-        ``pace`` seconds (a progressive sync)."""
+        """Move one stream, then commit it; ``flush``: the attempt's stats timer; ``read``: its
+        records, already read, spread over ``pace`` seconds (a progressive sync)."""
         connection_id = job["connectionId"]
         key = stream_key(stream.namespace, stream.name)
         stream, generation, incremental, cursor = self._plan_stream(job, stream, reset, refresh)
@@ -639,7 +639,6 @@ class JobEngine:
         )
         writer = dst.open_stream(dst_config, stream)
         max_cursor = cursor
-        flush = flush or _StatsFlush(STATS_FLUSH_SECONDS)
         try:
             if not reset:
                 batches: Iterable[list[Record]] = (

@@ -25,7 +25,8 @@ from dagster_airbyte_assets._poll import (
     DENSE_GAP,
     MAX_CALLS_PER_MINUTE,
     PollPlan,
-    refine_expected,
+    end_window,
+    expected_from_history,
 )
 from dagster_airbyte_assets._sync import MIN_POLL_DELAY, _Waiter
 from dagster_airbyte_assets.client import (
@@ -114,18 +115,27 @@ def test_checks_are_dense_just_after_the_predicted_end_then_back_off() -> None:
     assert min(plan.next_delay(t / 10) for t in range(4000)) >= MIN_POLL_DELAY
 
 
+def test_the_first_check_comes_a_margin_past_the_history_s_median() -> None:
+    # Airbyte's durations are whole seconds: at least a second later, 2 % on long syncs, ≤ 5 s.
+    assert expected_from_history([2.0, 2.0, 3.0]) == 3.0
+    assert expected_from_history([30.0, 29.0, 31.0]) == 31.0
+    assert expected_from_history([100.0]) == pytest.approx(102.0)
+    assert expected_from_history([3600.0]) == 3605.0
+    assert expected_from_history([]) is None
+
+
 def test_progress_predicts_the_end_of_an_overrunning_sync() -> None:
     # 30 s in, 5/6 of what earlier syncs moved. Counted just now, the end is 36 s (looked at
     # 2 % later); counted a flush period ago (Airbyte saves them every 10 s), 24 s, which has
     # passed: the window starts a second from now.
-    assert refine_expected(30.0, 500, [600, 600, 590]) == pytest.approx((31.0, 36.0 * 1.02))
-    earliest, latest = refine_expected(300.0, 500, [600])  # type: ignore[misc]
+    assert end_window(30.0, 500, [600, 600, 590]) == pytest.approx((31.0, 36.0 * 1.02))
+    earliest, latest = end_window(300.0, 500, [600])  # type: ignore[misc]
     assert (earliest, latest) == pytest.approx((290 * 1.2, 360.0 + 5.0))  # margin ≤ 5 s
-    assert refine_expected(3.0, 500, [600]) == pytest.approx((4.0, 3.6 + 0.5))  # ≥ 0.5 s
-    assert refine_expected(30.0, 600, [600]) is None  # as much as usual: the end is near
-    assert refine_expected(30.0, None, [600]) is None
-    assert refine_expected(30.0, 10, []) is None
-    assert refine_expected(30.0, 1, [10_000]) == (600.0, 600.0)  # never past 20 times elapsed
+    assert end_window(3.0, 500, [600]) == pytest.approx((4.0, 3.6 + 0.5))  # ≥ 0.5 s
+    assert end_window(30.0, 600, [600]) is None  # as much as usual: the end is near
+    assert end_window(30.0, None, [600]) is None
+    assert end_window(30.0, 10, []) is None
+    assert end_window(30.0, 1, [10_000]) == (600.0, 600.0)  # never past 20 times elapsed
 
 
 def test_a_progress_window_spreads_the_checks_the_budget_allows() -> None:

@@ -10,10 +10,12 @@ keeps the old shape (the whole wait, then every record at once).
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from typing import Any
 
 import httpx
+from local_airbyte.engine import _paced
 from local_airbyte_helpers import wait_for_job
 from openapi_validation import assert_matches_schema
 
@@ -168,10 +170,6 @@ def test_progressive_sync_cancels_promptly_and_keeps_fail_after_streams(
 def test_progressive_records_move_in_even_slices() -> None:
     """A steady rate: every slice of the duration carries an equal share of the records (a
     rounded-up share would run out of records a fifth of the way before the time does)."""
-    import threading
-
-    from local_airbyte.engine import _paced
-
     sizes = [
         len(chunk) for chunk in _paced([{"id": i} for i in range(205)], 2.0, threading.Event())
     ]
